@@ -1,0 +1,1 @@
+"""video-analytics: one Dagster asset graph for five video-analytics sources."""

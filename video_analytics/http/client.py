@@ -1,0 +1,294 @@
+"""The one HTTP client every vendor module uses: retries, auth refresh, rate and concurrency limits.
+
+Synchronous on purpose: assets fan out with a ThreadPoolExecutor, and a single shared ``ApiClient``
+is safe to use from all of its threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import random as _random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from video_analytics.http.auth import Auth
+from video_analytics.http.errors import (
+    ApiError,
+    AuthError,
+    ResponseFormatError,
+    ThrottledError,
+    body_excerpt,
+    redact,
+    truncate,
+)
+from video_analytics.http.ratelimit import TokenBucket
+from video_analytics.http.retry import RequestCounters, RetryPolicy, parse_retry_after
+
+log = logging.getLogger("video_analytics.http")
+
+_RETRYABLE_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+_THROTTLE_STATUSES = (429, 503)
+_AUTH_STATUSES = (401, 403)
+
+Decoder = Callable[[httpx.Response], Any]
+
+
+class _StripQueryFilter(logging.Filter):
+    """httpx logs every request URL at INFO; query strings may carry API keys (TMDB), so drop them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_without_query(arg) for arg in record.args)
+        return True
+
+
+def _without_query(arg: object) -> object:
+    return str(arg).split("?", 1)[0] if isinstance(arg, httpx.URL) else arg
+
+
+if not any(isinstance(f, _StripQueryFilter) for f in logging.getLogger("httpx").filters):
+    logging.getLogger("httpx").addFilter(_StripQueryFilter())
+
+
+@dataclass
+class _Failure:
+    """One failed attempt: what to raise if it is the last, and whether retrying can help."""
+
+    error: type[ApiError]
+    status: int | None
+    detail: str
+    label: str
+    retryable: bool = False
+    retry_after: float | None = None
+    auth: bool = False
+
+
+@dataclass(frozen=True)
+class _Call:
+    method: str
+    path: str
+    params: Mapping[str, Any] | None = None
+    json: Any = None
+    data: Mapping[str, Any] | None = None
+    headers: Mapping[str, str] | None = None
+    use_auth: bool = True
+
+
+def _identity(response: httpx.Response) -> httpx.Response:
+    return response
+
+
+def _decode_json(response: httpx.Response) -> Any:
+    if response.status_code == 204:
+        return None
+    return response.json()
+
+
+def _decode_text(response: httpx.Response) -> str:
+    return response.text
+
+
+class ApiClient:
+    """A named, thread-safe client for one vendor API (``name`` appears in errors and logs)."""
+
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        *,
+        auth: Auth | None = None,
+        rate_limit: float | None = None,
+        max_concurrency: int = 4,
+        retry: RetryPolicy | None = None,
+        timeout: float = 60.0,
+        headers: dict[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = _random.random,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.name = name
+        self.auth = auth
+        self.retry = retry or RetryPolicy()
+        self.counters = RequestCounters()
+        self._sleep = sleep
+        self._random = random
+        self._bucket = TokenBucket(rate_limit, sleep=sleep) if rate_limit else None
+        self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._http = httpx.Client(
+            base_url=base_url,
+            headers=headers,
+            timeout=timeout,
+            transport=transport,
+            trust_env=True,  # honour HTTPS_PROXY / HTTP_PROXY / NO_PROXY
+            follow_redirects=True,  # CSV exports are often redirected to object storage
+            limits=httpx.Limits(max_connections=max(max_concurrency * 2, 10)),
+        )
+
+    # -- public API --------------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        use_auth: bool = True,
+    ) -> httpx.Response:
+        """Send with retries and auth; returns a <400 response or raises :class:`ApiError`.
+
+        Every method is retried, POST included: the vendor POSTs we make (token grants, report queries)
+        are read-only, so repeating them is safe and beats failing a whole partition.
+        """
+        call = _Call(method.upper(), path, params, json, data, headers, use_auth)
+        return self._execute(call, _identity)
+
+    def get_json(
+        self, path: str, params: Mapping[str, Any] | None = None, *, expect: type | None = None
+    ) -> Any:
+        """GET and parse JSON; ``expect`` (e.g. ``dict``/``list``) turns a wrong shape into an error."""
+        result = self._execute(_Call("GET", path, params), _decode_json)
+        if expect is not None and not isinstance(result, expect):
+            endpoint = self._http.build_request("GET", path).url.path
+            detail = f"expected a JSON {expect.__name__}, got {type(result).__name__}"
+            self.counters.add("errors")
+            raise ResponseFormatError(self.name, "GET", endpoint, status=200, detail=detail)
+        return result
+
+    def post_json(
+        self,
+        path: str,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        use_auth: bool = True,
+    ) -> Any:
+        return self._execute(_Call("POST", path, None, json, data, headers, use_auth), _decode_json)
+
+    def get_text(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        """GET a text body (CSV exports)."""
+        return self._execute(_Call("GET", path, params), _decode_text)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def secrets(self) -> list[str]:
+        return list(self.auth.secrets()) if self.auth is not None and hasattr(self.auth, "secrets") else []
+
+    def redact(self, text: str) -> str:
+        return redact(text, self.secrets())
+
+    # -- retry loop ------------------------------------------------------------------------------
+
+    def _execute(self, call: _Call, decode: Decoder) -> Any:
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            request = self._build(call)
+            outcome = self._attempt(request, decode)
+            if not isinstance(outcome, _Failure):
+                return outcome
+            endpoint = request.url.path
+            if outcome.auth and call.use_auth and self.auth is not None and not refreshed:
+                refreshed = True  # one fresh-token retry, not counted against the backoff budget
+                attempt -= 1
+                self.auth.invalidate()
+                self._note_retry(call.method, endpoint, f"{outcome.label}, refreshing credentials", 0.0)
+                continue
+            if not outcome.retryable or attempt >= self.retry.max_attempts:
+                self.counters.add("errors")
+                raise outcome.error(
+                    self.name,
+                    call.method,
+                    endpoint,
+                    status=outcome.status,
+                    detail=outcome.detail,
+                    attempts=attempt,
+                )
+            wait = self._wait(outcome, attempt)
+            self._note_retry(call.method, endpoint, outcome.label, wait)
+            self._sleep(wait)
+
+    def _wait(self, outcome: _Failure, attempt: int) -> float:
+        if outcome.retry_after is not None:
+            return self.retry.honour_retry_after(outcome.retry_after)
+        return self.retry.backoff(attempt, self._random())
+
+    def _build(self, call: _Call) -> httpx.Request:
+        headers = dict(call.headers or {})
+        params = dict(call.params or {})
+        if call.use_auth and self.auth is not None:
+            headers.update(self.auth.headers(self))
+            params.update(self.auth.params())
+        return self._http.build_request(
+            call.method, call.path, params=params or None, json=call.json, data=call.data, headers=headers
+        )
+
+    def _attempt(self, request: httpx.Request, decode: Decoder) -> Any:
+        try:
+            response = self._send(request)
+        except httpx.HTTPError as exc:
+            detail = self._detail(f"{type(exc).__name__}: {exc}")
+            return _Failure(ApiError, None, detail, type(exc).__name__, isinstance(exc, _RETRYABLE_ERRORS))
+        if response.status_code < 400:
+            return self._decode(response, decode)
+        return self._classify(response)
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        if self._bucket is not None:
+            self._bucket.acquire()
+        self.counters.add("requests")
+        with self._slots:
+            response = self._http.send(request)
+        self.counters.add("bytes_received", response.num_bytes_downloaded)
+        return response
+
+    def _decode(self, response: httpx.Response, decode: Decoder) -> Any:
+        try:
+            return decode(response)
+        except ValueError as exc:  # JSONDecodeError / UnicodeDecodeError
+            detail = f"response body is not valid JSON (truncated?): {exc}; {len(response.content)} bytes"
+            # A cut-off body is usually a transient transfer problem, so it gets the 5xx treatment.
+            status = response.status_code
+            return _Failure(ResponseFormatError, status, self._detail(detail), "invalid JSON", retryable=True)
+
+    def _classify(self, response: httpx.Response) -> _Failure:
+        status = response.status_code
+        detail = self._detail(body_excerpt(response))
+        label = f"HTTP {status}"
+        if status in _AUTH_STATUSES:
+            return _Failure(AuthError, status, detail, label, auth=True)
+        if status not in self.retry.retry_statuses:
+            return _Failure(ApiError, status, detail, label)
+        retry_after = None
+        if status in _THROTTLE_STATUSES:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if status == 429 or retry_after is not None:
+            self.counters.add("throttled")
+        error = ThrottledError if status == 429 else ApiError
+        return _Failure(error, status, detail, label, retryable=True, retry_after=retry_after)
+
+    def _detail(self, text: str) -> str:
+        return truncate(self.redact(text))
+
+    def _note_retry(self, method: str, endpoint: str, label: str, wait: float) -> None:
+        self.counters.add("retries")
+        log.warning("%s %s %s: %s; retrying in %.2fs", self.name, method, endpoint, label, wait)
+
+    def __repr__(self) -> str:
+        return f"ApiClient({self.name!r}, {str(self._http.base_url)!r})"
