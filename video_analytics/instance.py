@@ -1,0 +1,75 @@
+"""Dagster instance storage that picks SQLite or PostgreSQL from the environment.
+
+``dagster.yaml`` cannot branch on an environment variable, and ``storage: postgres:`` fails to load
+when its URL variable is unset. So the repo's ``dagster.yaml`` declares this class as
+``storage: custom:``; at load time it builds Dagster's own ``DagsterPostgresStorage`` when
+``VIDEO_ANALYTICS_PG_URL`` is set and ``DagsterSqliteStorage`` under ``$DAGSTER_HOME/storage``
+otherwise. Every process (webserver, daemon, run workers) re-reads the environment, so they all
+agree as long as they share it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+from dagster import Field, StringSource
+from dagster._core.storage.base_storage import DagsterStorage
+from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
+from dagster._serdes import ConfigurableClass, ConfigurableClassData
+
+PG_URL_ENV = "VIDEO_ANALYTICS_PG_URL"
+
+
+class EnvSelectedStorage(DagsterStorage, ConfigurableClass):
+    """Factory only: ``from_config_value`` returns the concrete Dagster storage, never an instance
+    of this class (Dagster requires the declared class to be a ``DagsterStorage`` subclass)."""
+
+    @classmethod
+    def config_type(cls) -> dict[str, Field]:
+        return {
+            "postgres_url_env": Field(str, is_required=False, default_value=PG_URL_ENV),
+            "base_dir": Field(StringSource, is_required=False),
+        }
+
+    @classmethod
+    def from_config_value(  # type: ignore[override]
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> DagsterStorage:
+        url = os.environ.get(config_value["postgres_url_env"], "").strip()
+        if url:
+            return _postgres(url, config_value["postgres_url_env"])
+        return _sqlite(config_value.get("base_dir"))
+
+
+def _postgres(url: str, env_var: str) -> DagsterStorage:
+    # Imported lazily so SQLite-only installs never need psycopg2.
+    from dagster_postgres import DagsterPostgresStorage
+
+    # inst_data points at the env var, not the URL, so the password never gets serialized.
+    data = ConfigurableClassData(
+        "dagster_postgres", "DagsterPostgresStorage", yaml.dump({"postgres_url": {"env": env_var}})
+    )
+    return DagsterPostgresStorage(postgres_url=with_psycopg2_driver(url), inst_data=data)
+
+
+def with_psycopg2_driver(url: str) -> str:
+    """SQLAlchemy 2.1 maps bare ``postgresql://`` to psycopg 3, but dagster-postgres ships psycopg2."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url.removeprefix(prefix)
+    return url
+
+
+def _sqlite(base_dir: str | None) -> DagsterStorage:
+    if not base_dir:
+        home = os.environ.get("DAGSTER_HOME")
+        if not home:
+            raise RuntimeError(f"Set DAGSTER_HOME (SQLite storage) or {PG_URL_ENV} (PostgreSQL storage).")
+        base_dir = os.path.join(home, "storage")
+    data = ConfigurableClassData(
+        "dagster._core.storage.sqlite_storage", "DagsterSqliteStorage", yaml.dump({"base_dir": base_dir})
+    )
+    return DagsterSqliteStorage.from_local(base_dir, inst_data=data)

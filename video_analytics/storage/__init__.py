@@ -1,0 +1,1 @@
+"""Where assets land: the Parquet lake IO manager and the DuckDB warehouse over it."""

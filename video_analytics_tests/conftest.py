@@ -1,0 +1,92 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+# --- PostgreSQL 15 server for @pytest.mark.postgres tests --------------------------------------
+
+
+def _pg_bin_dir() -> str | None:
+    """Directory holding initdb/pg_ctl/createdb, preferring the Debian PostgreSQL 15 layout."""
+    candidates = ["/usr/lib/postgresql/15/bin", *sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)]
+    for folder in candidates:
+        if os.path.isfile(os.path.join(folder, "initdb")):
+            return folder
+    found = shutil.which("initdb")
+    return os.path.dirname(os.path.realpath(found)) if found else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _pg_run(args: list[str], check: bool = True) -> None:
+    """initdb refuses to run as root, so drop to the `postgres` user when we are root."""
+    argv = ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+    subprocess.run(argv, check=check, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL server (trust auth, 127.0.0.1, free port); yields a postgresql:// URL."""
+    bin_dir = _pg_bin_dir()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL server binaries (initdb) not found; install postgresql-15 to run these")
+    # Not under pytest's tmp dir: that is 0700 root-owned, and the server runs as `postgres`.
+    workdir = tempfile.mkdtemp(prefix="va-pg-")
+    if os.geteuid() == 0:
+        shutil.chown(workdir, "postgres", "postgres")
+    data, port = os.path.join(workdir, "data"), _free_port()
+    pg_ctl = os.path.join(bin_dir, "pg_ctl")
+    _pg_run([os.path.join(bin_dir, "initdb"), "-D", data, "-A", "trust", "-U", "postgres"])
+    options = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1"
+    _pg_run([pg_ctl, "-D", data, "-o", options, "-l", f"{workdir}/server.log", "-w", "start"])
+    try:
+        createdb = os.path.join(bin_dir, "createdb")
+        _pg_run([createdb, "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "video_analytics_test"])
+        yield f"postgresql://postgres@127.0.0.1:{port}/video_analytics_test"
+    finally:
+        _pg_run([pg_ctl, "-D", data, "-m", "fast", "-w", "stop"], check=False)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# --- S3 (moto server) for lake tests -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A local moto S3 server with fake credentials; yields its endpoint URL (real s3fs/boto3 talk HTTP)."""
+    moto_server = pytest.importorskip("moto.server")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+        server.start()
+        try:
+            host, port = server.get_host_and_port()
+            yield f"http://{host}:{port}"
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> str:
+    """A fresh, empty bucket per test; returns its name."""
+    import boto3
+
+    name = f"lake-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=name)
+    return name
