@@ -1,0 +1,1 @@
+"""Brightcove Video Cloud: CMS metadata and Analytics API reporting."""
