@@ -36,14 +36,12 @@ def test_sqlite_by_default(dagster_home: Path, monkeypatch: pytest.MonkeyPatch) 
     assert list((dagster_home / "storage").rglob("*.db"))
 
 
-def test_queue_limits_configured(dagster_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_queue_and_pool_limits_configured(dagster_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VIDEO_ANALYTICS_PG_URL", raising=False)
     with dg.DagsterInstance.get() as instance:
-        queue = instance.get_concurrency_config().run_queue_config
-    assert queue is not None and queue.max_concurrent_runs == 4
-    limits = {(t["key"], t["value"]): t["limit"] for t in queue.tag_concurrency_limits}
-    apis = ("brightcove", "dailymotion", "wistia", "tmdb")
-    assert limits == {("video_analytics/api", api): 2 for api in apis}
+        config = instance.get_concurrency_config()
+    assert config.run_queue_config is not None and config.run_queue_config.max_concurrent_runs == 4
+    assert config.pool_config.default_pool_limit == 2  # each vendor API's pool: two steps at a time
 
 
 @pytest.mark.postgres

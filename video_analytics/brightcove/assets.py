@@ -1,0 +1,233 @@
+"""Brightcove assets: the CMS catalogue, recently viewed videos and daily per-video analytics.
+
+The asset bodies only wire the client to the transforms; data rules live in `transforms.py`.
+"""
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from video_analytics.brightcove import transforms
+from video_analytics.brightcove.client import BrightcoveClient
+from video_analytics.brightcove.resources import BrightcoveResource
+from video_analytics.partitions import daily_partitions
+
+GROUP = "brightcove"
+TAGS = {"video_analytics/api": "brightcove"}
+PROVISIONAL_DAYS = 3  # Brightcove data younger than this still changes
+
+
+class CmsVideosConfig(dg.Config):
+    """The runbook filtered to ACTIVE, published videos of chosen years; by default nothing is filtered."""
+
+    states: list[str] = Field(default_factory=list, description="Keep only these states, e.g. ['ACTIVE'].")
+    require_published: bool = Field(default=False, description="Keep only videos with a published_at.")
+    created_years: list[int] = Field(
+        default_factory=list, description="Keep only videos created in these years."
+    )
+
+
+class RecentlyViewedConfig(dg.Config):
+    lookback_days: int = Field(
+        default=90, ge=1, le=366, description="Window, in days, ending on the partition day."
+    )
+
+
+class DailyMetricsConfig(dg.Config):
+    only_cms_videos: bool = Field(
+        default=False,
+        description="Drop rows of videos missing from cms_videos (the original's inner join) "
+        "instead of keeping them with empty CMS fields.",
+    )
+
+
+def partition_days(context: dg.AssetExecutionContext) -> list[date]:
+    window = context.partition_time_window
+    return [window.start.date() + timedelta(days=i) for i in range((window.end - window.start).days)]
+
+
+def per_account(
+    resource: BrightcoveResource,
+    context: dg.AssetExecutionContext,
+    fetch: Callable[[BrightcoveClient, str, str], pl.DataFrame],
+) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Run `fetch(client, channel, account_id)` for every account (in parallel) and stack the frames."""
+    with resource.client() as client:
+
+        def one(item: tuple[str, str]) -> pl.DataFrame:
+            channel, account_id = item
+            frame = fetch(client, channel, account_id)
+            context.log.info(f"brightcove {channel} ({account_id}): {frame.height} rows")
+            return frame
+
+        with ThreadPoolExecutor(max_workers=min(5, len(resource.accounts))) as pool:
+            frames = list(pool.map(one, resource.accounts.items()))
+        return pl.concat(frames, how="diagonal_relaxed"), client.counters()
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"brightcove", "polars"},
+    tags=TAGS,
+    pool="brightcove",
+    description="Every video of every configured Brightcove account with the runbook's CMS fields.",
+)
+def cms_videos(
+    context: dg.AssetExecutionContext, config: CmsVideosConfig, brightcove: BrightcoveResource
+) -> dg.Output[pl.DataFrame]:
+    video_filter = transforms.CmsFilter(
+        tuple(config.states), config.require_published, tuple(config.created_years)
+    )
+
+    def fetch(client: BrightcoveClient, channel: str, account_id: str) -> pl.DataFrame:
+        return transforms.cms_videos_frame(client.list_videos(account_id), channel, account_id)
+
+    videos, counters = per_account(brightcove, context, fetch)
+    kept = video_filter.apply(videos)
+    context.log.info(f"cms_videos: {kept.height} of {videos.height} videos kept by the filter")
+    return dg.Output(kept, metadata={**counters, "videos_fetched": videos.height, "videos": kept.height})
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"brightcove", "polars"},
+    tags=TAGS,
+    pool="brightcove",
+    partitions_def=daily_partitions(),
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    description="Per day: the videos viewed in the look-back window ending that day, with last_viewed_date.",
+)
+def recently_viewed_videos(
+    context: dg.AssetExecutionContext,
+    config: RecentlyViewedConfig,
+    brightcove: BrightcoveResource,
+    cms_videos: pl.DataFrame,
+) -> dg.Output[pl.DataFrame]:
+    days = partition_days(context)
+    first = days[0] - timedelta(days=config.lookback_days - 1)
+
+    def fetch(client: BrightcoveClient, channel: str, account_id: str) -> pl.DataFrame:
+        views = transforms.views_frame(client.daily_views(account_id, first, days[-1]))
+        recent = transforms.recently_viewed(views, days, config.lookback_days)
+        columns = ["channel", "account_id", "name", "state", "created_at", "published_at"]
+        account_cms = cms_videos.filter(pl.col("account_id") == account_id)
+        return transforms.with_cms(recent, account_cms, columns)
+
+    frame, counters = per_account(brightcove, context, fetch)
+    return dg.Output(
+        frame, metadata={**counters, "videos": frame["video_id"].n_unique() if frame.height else 0}
+    )
+
+
+DAILY_CHECKS = [
+    dg.AssetCheckSpec("unique_account_video_date", asset="daily_video_metrics", blocking=True),
+    dg.AssetCheckSpec("counts_non_negative", asset="daily_video_metrics", blocking=True),
+    dg.AssetCheckSpec("play_rate_within_0_1", asset="daily_video_metrics"),
+    dg.AssetCheckSpec("videos_exist_in_cms", asset="daily_video_metrics"),
+]
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"brightcove", "polars"},
+    tags=TAGS,
+    pool="brightcove",
+    partitions_def=daily_partitions(),
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    check_specs=DAILY_CHECKS,
+    description="One row per account, video and day with every column of the runbook's daily CSV.",
+)
+def daily_video_metrics(
+    context: dg.AssetExecutionContext,
+    config: DailyMetricsConfig,
+    brightcove: BrightcoveResource,
+    cms_videos: pl.DataFrame,
+) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    days = partition_days(context)
+    generated_on = datetime.now(UTC)
+    context.log.info(f"daily_video_metrics: {days[0]}..{days[-1]} for {len(brightcove.accounts)} accounts")
+
+    def fetch(client: BrightcoveClient, channel: str, account_id: str) -> pl.DataFrame:
+        metrics = transforms.metrics_frame(client.daily_metrics(account_id, days[0], days[-1]))
+        devices = transforms.device_views_frame(client.daily_device_views(account_id, days[0], days[-1]))
+        return transforms.daily_video_metrics(
+            metrics,
+            devices,
+            cms_videos.filter(pl.col("account_id") == account_id),
+            generated_on,
+            channel=channel,
+            account_id=account_id,
+            only_cms_videos=config.only_cms_videos,
+        )
+
+    frame, counters = per_account(brightcove, context, fetch)
+    yield from daily_checks(frame, cms_videos)
+    yield dg.Output(
+        frame,
+        metadata={
+            **counters,
+            "total_views": int(frame["video_view"].sum()) if frame.height else 0,
+            "videos": frame["video_id"].n_unique() if frame.height else 0,
+        },
+    )
+
+
+def daily_checks(frame: pl.DataFrame, cms: pl.DataFrame) -> Iterator[dg.AssetCheckResult]:
+    """The data rules of `daily_video_metrics`, evaluated on exactly the rows being written."""
+    duplicates = (
+        frame.height - frame.select("account_id", "video_id", "date").n_unique() if frame.height else 0
+    )
+    yield dg.AssetCheckResult(
+        check_name="unique_account_video_date",
+        passed=duplicates == 0,
+        metadata={"duplicate_rows": duplicates},
+    )
+    count_columns = ["video_view", "video_impression", *transforms.DEVICE_COLUMNS]
+    negative = frame.filter(pl.any_horizontal(pl.col(c) < 0 for c in count_columns)).height
+    yield dg.AssetCheckResult(
+        check_name="counts_non_negative", passed=negative == 0, metadata={"rows": negative}
+    )
+    bad_rate = frame.filter(~pl.col("play_rate").is_between(0, 1)).height
+    yield dg.AssetCheckResult(
+        check_name="play_rate_within_0_1",
+        passed=bad_rate == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"rows": bad_rate},
+    )
+    orphans = frame.join(cms.select(pl.col("id").alias("video_id")), on="video_id", how="anti")[
+        "video_id"
+    ].unique()
+    yield dg.AssetCheckResult(
+        check_name="videos_exist_in_cms",
+        passed=orphans.len() == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="Videos with analytics but absent from cms_videos: re-materialize cms_videos.",
+        metadata={"missing_videos": orphans.len(), "examples": ", ".join(orphans.head(10).to_list())},
+    )
+
+
+@dg.schedule(
+    cron_schedule="0 6 * * *",
+    target=[daily_video_metrics, recently_viewed_videos],
+    execution_timezone="UTC",
+    name="brightcove_daily",
+    description="Every morning: re-pull the last three days (Brightcove's provisional window) in one run.",
+)
+def brightcove_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    end = context.scheduled_execution_time.date() - timedelta(days=1)
+    start = end - timedelta(days=PROVISIONAL_DAYS - 1)
+    return dg.RunRequest(
+        run_key=f"brightcove-{end.isoformat()}",
+        tags={
+            "dagster/asset_partition_range_start": start.isoformat(),
+            "dagster/asset_partition_range_end": end.isoformat(),
+        },
+    )
+
+
+assets = [cms_videos, recently_viewed_videos, daily_video_metrics]
+schedules = [brightcove_daily_schedule]
