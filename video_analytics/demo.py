@@ -8,32 +8,15 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 
+from video_analytics.demo_steps import DemoStep
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PARTITION_RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
-
-
-@dataclass(frozen=True)
-class DemoStep:
-    """Assets materialized together in one run; partitioned steps cover the whole demo range at once."""
-
-    title: str
-    assets: tuple[str, ...]
-    partitioned: bool
-
-
-#: Each source adds its steps here, in dependency order.
-DEMO_STEPS: tuple[DemoStep, ...] = (
-    DemoStep("Brightcove CMS catalogue", ("cms_videos",), partitioned=False),
-    DemoStep(
-        "Brightcove daily analytics", ("recently_viewed_videos", "daily_video_metrics"), partitioned=True
-    ),
-)
 
 
 def prepare_dagster_home() -> Path:
@@ -50,6 +33,12 @@ def prepare_dagster_home() -> Path:
 def demo_range(days: int, today: date) -> tuple[str, str]:
     end = today - timedelta(days=1)
     return (end - timedelta(days=days - 1)).isoformat(), end.isoformat()
+
+
+def demo_steps() -> list[DemoStep]:
+    from video_analytics.definitions import SOURCES
+
+    return [step for source in SOURCES for step in source.DEMO_STEPS]
 
 
 def run_step(
@@ -99,10 +88,11 @@ def run_demo(days: int = 14, echo=print) -> dict[str, dict]:
         echo(f"sandbox up; lake at {root}; Dagster instance at {home}")
         echo(f"materializing {partition_range[0]}..{partition_range[1]} ({days} days)")
         summary: dict[str, dict] = {}
+        steps = demo_steps()
         with dg.DagsterInstance.get() as instance:
-            for number, step in enumerate(DEMO_STEPS, start=1):
+            for number, step in enumerate(steps, start=1):
                 started = time.monotonic()
-                echo(f"[{number}/{len(DEMO_STEPS)}] {step.title}: {', '.join(step.assets)} ...")
+                echo(f"[{number}/{len(steps)}] {step.title}: {', '.join(step.assets)} ...")
                 step_summary = run_step(step, defs, instance, partition_range)
                 summary.update(step_summary)
                 rows = sum(entry["rows"] for entry in step_summary.values())

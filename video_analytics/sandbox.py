@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import importlib
 import random
 import shlex
 import socket
@@ -280,16 +281,10 @@ class SimulatorServer:
         self.stop()
 
 
-def _brightcove(sandbox: Sandbox) -> BaseSimulator:
-    from video_analytics.brightcove.simulator import BrightcoveSimulator, BrightcoveWorld
-
-    world = BrightcoveWorld(today=sandbox.today, scale=sandbox.scale, seed=sandbox.seed)
-    return BrightcoveSimulator(world)
-
-
-#: Every simulator the sandbox starts: (attribute name, factory). Add a vendor with one line here.
-SIMULATORS: list[tuple[str, Callable[[Sandbox], BaseSimulator]]] = [
-    ("brightcove", _brightcove),
+#: Every simulator the sandbox starts: (attribute name, module). Each module has a function
+#: `sandbox_simulator(sandbox) -> BaseSimulator`. Add a vendor with one line here.
+SIMULATORS: list[tuple[str, str]] = [
+    ("brightcove", "video_analytics.brightcove.simulator"),
 ]
 
 
@@ -307,8 +302,8 @@ class Sandbox:
         self.servers: dict[str, SimulatorServer] = {}
 
     def start(self) -> Sandbox:
-        for name, factory in SIMULATORS:
-            sim = factory(self)
+        for name, module in SIMULATORS:
+            sim = importlib.import_module(module).sandbox_simulator(self)
             server = SimulatorServer(sim.app)
             server.start()
             self.simulators[name], self.servers[name] = sim, server

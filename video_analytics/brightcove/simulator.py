@@ -1070,3 +1070,8 @@ def _cms_sort(videos: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
 
     present = sorted((v for v in videos if v.get(field) is not None), key=key, reverse=descending)
     return present + [v for v in videos if v.get(field) is None]
+
+
+def sandbox_simulator(sandbox) -> BrightcoveSimulator:
+    """The sandbox's Brightcove: the runbook's accounts at the sandbox's scale, seed and today."""
+    return BrightcoveSimulator(BrightcoveWorld(today=sandbox.today, scale=sandbox.scale, seed=sandbox.seed))
