@@ -45,6 +45,8 @@ def run_step(
     step: DemoStep, defs: dg.Definitions, instance: dg.DagsterInstance, partition_range: tuple[str, str]
 ) -> dict[str, dict]:
     """Materialize one step; returns metadata per asset of its materializations (summed over partitions)."""
+    if step.runner is not None:
+        return step.runner(defs, instance, partition_range)
     tags = dict(zip(PARTITION_RANGE_TAGS, partition_range, strict=True)) if step.partitioned else {}
     job = defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(
@@ -53,10 +55,10 @@ def run_step(
         tags=tags,
         asset_selection=[dg.AssetKey(key) for key in step.assets],
     )
-    return _summarize(result)
+    return summarize(result)
 
 
-def _summarize(result: dg.ExecuteInProcessResult) -> dict[str, dict]:
+def summarize(result: dg.ExecuteInProcessResult) -> dict[str, dict]:
     summary: dict[str, dict] = {}
     for event in result.get_asset_materialization_events():
         materialization = event.event_specific_data.materialization
@@ -69,41 +71,46 @@ def _summarize(result: dg.ExecuteInProcessResult) -> dict[str, dict]:
     return summary
 
 
-def run_demo(days: int = 14, echo=print) -> dict[str, dict]:
+def run_demo(days: int = 14, echo=print, scale: str = "demo") -> dict[str, dict]:
     """Everything `video-analytics demo` does; returns the per-asset summary it prints."""
+    from video_analytics.definitions import SOURCES, build_definitions
     from video_analytics.sandbox import Sandbox
-
-    home = prepare_dagster_home()
-    today = datetime.now(UTC).date()
-    partition_range = demo_range(days, today)
-    with Sandbox(today=today) as sandbox:
-        os.environ.update(sandbox.env())
-        os.environ.setdefault("VIDEO_ANALYTICS_PROFILE", "sandbox")
-        from video_analytics.definitions import build_definitions
-        from video_analytics.settings import Settings
-
-        settings = Settings.from_env()
-        defs = build_definitions(settings)
-        root = settings.lake_root
-        echo(f"sandbox up; lake at {root}; Dagster instance at {home}")
-        echo(f"materializing {partition_range[0]}..{partition_range[1]} ({days} days)")
-        summary: dict[str, dict] = {}
-        steps = demo_steps()
-        with dg.DagsterInstance.get() as instance:
-            for number, step in enumerate(steps, start=1):
-                started = time.monotonic()
-                echo(f"[{number}/{len(steps)}] {step.title}: {', '.join(step.assets)} ...")
-                step_summary = run_step(step, defs, instance, partition_range)
-                summary.update(step_summary)
-                rows = sum(entry["rows"] for entry in step_summary.values())
-                echo(f"      done in {time.monotonic() - started:.1f}s, {rows} rows")
+    from video_analytics.settings import Settings
     from video_analytics.storage.warehouse import build_warehouse
 
-    warehouse = settings.warehouse_path
-    views = build_warehouse(root, warehouse)
+    home = prepare_dagster_home()
+    partition_range = demo_range(days, datetime.now(UTC).date())
+    first = date.fromisoformat(partition_range[0])
+    with Sandbox(today=datetime.now(UTC).date(), scale=scale) as sandbox:
+        os.environ.update(sandbox.env())
+        os.environ.setdefault("VIDEO_ANALYTICS_PROFILE", "sandbox")
+        for source in SOURCES:
+            if hasattr(source, "prepare_demo"):
+                os.environ.update(source.prepare_demo([first + timedelta(days=i) for i in range(days)]))
+        settings = Settings.from_env()
+        echo(f"sandbox up; lake at {settings.lake_root}; Dagster instance at {home}")
+        echo(f"materializing {partition_range[0]}..{partition_range[1]} ({days} days)")
+        summary = run_steps(build_definitions(settings), partition_range, echo)
+    extra_sql = [sql for source in SOURCES for sql in getattr(source, "WAREHOUSE_SQL", ())]
+    views = build_warehouse(settings.lake_root, settings.warehouse_path, extra_sql=extra_sql)
     for name, rows in views.items():
         summary.setdefault(name, {"partitions": 0, "rows": 0, "api_requests": 0})["rows"] = rows
-    echo(format_summary(summary, root, warehouse, home))
+    echo(format_summary(summary, settings.lake_root, settings.warehouse_path, home))
+    return summary
+
+
+def run_steps(defs: dg.Definitions, partition_range: tuple[str, str], echo) -> dict[str, dict]:
+    """Every demo step in order, in the instance under DAGSTER_HOME, with progress lines."""
+    summary: dict[str, dict] = {}
+    steps = demo_steps()
+    with dg.DagsterInstance.get() as instance:
+        for number, step in enumerate(steps, start=1):
+            started = time.monotonic()
+            echo(f"[{number}/{len(steps)}] {step.title}: {', '.join(step.assets)} ...")
+            step_summary = run_step(step, defs, instance, partition_range)
+            summary.update(step_summary)
+            rows = sum(entry["rows"] for entry in step_summary.values())
+            echo(f"      done in {time.monotonic() - started:.1f}s, {rows} rows")
     return summary
 
 

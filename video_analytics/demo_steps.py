@@ -1,14 +1,25 @@
-"""What the demo runs: each source lists its steps in its own `definitions.py`."""
+"""What the demo runs. Each source's `definitions.py` lists its steps as `DEMO_STEPS`, and may also
+define `prepare_demo(days) -> dict[str, str]` (env vars to set before the definitions load, e.g. where
+generated logs live) and `WAREHOUSE_SQL` (extra DuckDB views built after the table views)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+#: (definitions, instance, (first day, last day)) -> the summary of `demo._summarize`, per asset.
+StepRunner = Callable[[Any, Any, tuple[str, str]], dict[str, dict]]
 
 
 @dataclass(frozen=True)
 class DemoStep:
-    """Assets materialized together in one run; partitioned steps cover the whole demo range at once."""
+    """Assets materialized together in one run; partitioned steps cover the whole demo range at once.
+
+    `runner` replaces the default single run, for sources whose runs a sensor starts.
+    """
 
     title: str
     assets: tuple[str, ...]
     partitioned: bool
+    runner: StepRunner | None = None
