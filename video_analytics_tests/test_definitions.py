@@ -1,0 +1,84 @@
+"""The assembled Definitions: what a user sees in the UI, and how settings and secrets flow in."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import pytest
+
+from video_analytics.brightcove import assets as bc
+from video_analytics.definitions import build_definitions
+from video_analytics.settings import Settings, SettingsError
+
+EXPECTED_ASSETS = {"cms_videos", "recently_viewed_videos", "daily_video_metrics"}
+
+
+def test_asset_graph_snapshot():
+    defs = build_definitions(Settings())
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert keys >= EXPECTED_ASSETS
+    daily = graph.get(dg.AssetKey("daily_video_metrics"))
+    assert daily.partitions_def.get_first_partition_key() == "2023-01-01"
+    assert {p.to_user_string() for p in daily.parent_keys} == {"cms_videos"}
+    checks = {
+        key.name for key in graph.asset_check_keys if key.asset_key == dg.AssetKey("daily_video_metrics")
+    }
+    assert checks == {
+        "unique_account_video_date",
+        "counts_non_negative",
+        "play_rate_within_0_1",
+        "videos_exist_in_cms",
+    }
+    assert defs.resolve_schedule_def("brightcove_daily") is not None
+
+
+def test_secrets_stay_environment_variables(monkeypatch):
+    monkeypatch.setenv("BRIGHTCOVE_CLIENT_SECRET", "very-secret-value")
+    defs = build_definitions(Settings())
+    resource = defs.resources["brightcove"]
+    assert isinstance(resource.client_secret, dg.EnvVar)
+    assert "very-secret-value" not in repr(resource)
+
+
+def test_endpoint_overrides_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("BRIGHTCOVE_CMS_URL", "http://127.0.0.1:9/cms/v1")
+    assert build_definitions(Settings()).resources["brightcove"].cms_url == "http://127.0.0.1:9/cms/v1"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "VIDEO_ANALYTICS_PROFILE",
+            "staging",
+            "VIDEO_ANALYTICS_PROFILE='staging' is not one of sandbox, production",
+        ),
+        ("VIDEO_ANALYTICS_START_DATE", "01/01/2023", "not a date in YYYY-MM-DD form"),
+        ("BRIGHTCOVE_ACCOUNTS", "{not json", "BRIGHTCOVE_ACCOUNTS is not valid JSON"),
+        ("BRIGHTCOVE_ACCOUNTS", "[1, 2]", "must be a JSON object"),
+    ],
+)
+def test_bad_settings_fail_with_a_clear_message(monkeypatch, name, value, message):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env()
+
+
+def test_settings_defaults_and_accounts(monkeypatch):
+    monkeypatch.setenv("BRIGHTCOVE_ACCOUNTS", '{"news": 123}')
+    monkeypatch.setenv("VIDEO_ANALYTICS_DATA_DIR", "s3://bucket/lake")
+    settings = Settings.from_env()
+    assert settings.brightcove_accounts == {"news": "123"}
+    assert settings.lake_root == "s3://bucket/lake"
+    assert settings.profile == "sandbox" and settings.start_date == "2023-01-01"
+    assert len(Settings().brightcove_accounts) == 5
+
+
+def test_daily_schedule_repulls_the_three_provisional_days_in_one_run():
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2024, 5, 10, 6, tzinfo=UTC))
+    request = bc.brightcove_daily_schedule(context)
+    assert request.tags["dagster/asset_partition_range_start"] == "2024-05-07"
+    assert request.tags["dagster/asset_partition_range_end"] == "2024-05-09"
+    assert request.run_key == "brightcove-2024-05-09"

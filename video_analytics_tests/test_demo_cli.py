@@ -1,0 +1,147 @@
+"""The two things a new user runs after `make demo`: the demo itself and the CLI over its results."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import httpx
+import polars as pl
+import pytest
+
+from video_analytics import cli
+from video_analytics.demo import run_demo
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """One demo run over 3 days (sandbox at test scale) in a fresh folder; environment restored after."""
+    root = tmp_path_factory.mktemp("demo")
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    os.environ.update({"DAGSTER_HOME": str(root / "home"), "VIDEO_ANALYTICS_DATA_DIR": str(root / "data")})
+    for name in ("BRIGHTCOVE_ACCOUNTS", "VIDEO_ANALYTICS_PG_URL"):
+        os.environ.pop(name, None)
+    os.chdir(root)
+    lines: list[str] = []
+    try:
+        summary = run_demo(days=3, echo=lines.append, scale="test")
+        yield root, summary, "\n".join(lines)
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+
+
+def test_demo_writes_the_lake_the_warehouse_and_a_summary(demo):
+    root, summary, output = demo
+    assert summary["daily_video_metrics"]["partitions"] == 3
+    assert summary["daily_video_metrics"]["rows"] > 0
+    assert summary["cms_videos"]["rows"] > 0
+    assert len(list((root / "data" / "daily_video_metrics").glob("date=*/part-0.parquet"))) == 3
+    assert (root / "data" / "warehouse.duckdb").exists()
+    assert "[1/" in output and "daily_video_metrics" in output and "video-analytics ui" in output
+
+
+def test_demo_runs_are_recorded_in_the_instance_for_the_ui(demo):
+    root, _, _ = demo
+    os.environ["DAGSTER_HOME"] = str(root / "home")
+    try:
+        with dg.DagsterInstance.get() as instance:
+            runs = instance.get_runs()
+            assert len(runs) >= 2 and all(run.is_success for run in runs)
+            assert instance.get_latest_materialization_event(dg.AssetKey("daily_video_metrics")) is not None
+    finally:
+        del os.environ["DAGSTER_HOME"]
+
+
+def test_sql_queries_the_warehouse(demo, capsys):
+    root, summary, _ = demo
+    database = str(root / "data" / "warehouse.duckdb")
+    assert cli.main(["sql", "SELECT count(*) AS n FROM daily_video_metrics", "--database", database]) == 0
+    assert str(summary["daily_video_metrics"]["rows"]) in capsys.readouterr().out
+
+
+def test_sql_without_a_warehouse_says_what_to_do(tmp_path, capsys):
+    assert cli.main(["sql", "SELECT 1", "--database", str(tmp_path / "none.duckdb")]) == 2
+    assert "run `video-analytics demo` first" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_export_writes_one_channel_over_a_date_range(demo, monkeypatch, tmp_path, suffix):
+    root, _, _ = demo
+    monkeypatch.setenv("VIDEO_ANALYTICS_DATA_DIR", str(root / "data"))
+    lake = pl.read_parquet(sorted((root / "data" / "daily_video_metrics").glob("date=*/part-0.parquet")))
+    days = sorted(lake["date"].unique())
+    out = tmp_path / f"out.{suffix}"
+    args = ["export", "daily_video_metrics", str(out), "--start", str(days[1]), "--end", str(days[2])]
+    assert cli.main([*args, "--channel", "research"]) == 0
+    exported = pl.read_csv(out, try_parse_dates=True) if suffix == "csv" else pl.read_parquet(out)
+    expected = lake.filter((pl.col("channel") == "research") & (pl.col("date") >= days[1]))
+    assert exported.height == expected.height > 0
+    assert exported["video_view"].sum() == expected["video_view"].sum()
+    assert set(exported["channel"]) == {"research"}
+
+
+def test_export_rejects_a_reversed_range(demo, monkeypatch, tmp_path, capsys):
+    root, _, _ = demo
+    monkeypatch.setenv("VIDEO_ANALYTICS_DATA_DIR", str(root / "data"))
+    out = str(Path(tmp_path) / "x.csv")
+    assert (
+        cli.main(["export", "daily_video_metrics", out, "--start", "2025-02-01", "--end", "2025-01-01"]) == 2
+    )
+    assert "is after --end" in capsys.readouterr().err
+
+
+ASSETS_QUERY = """
+{
+  assetNodes { assetKey { path } isPartitioned }
+  assetOrError(assetKey: {path: ["daily_video_metrics"]}) {
+    ... on Asset { assetMaterializations(limit: 10) { partition runId } }
+  }
+}
+"""
+
+
+def test_ui_graphql_shows_the_assets_and_the_demo_materializations(demo):
+    """The Dagster webserver over the demo's instance: what a user sees after `video-analytics ui`."""
+    root, _, _ = demo
+    env = {**os.environ, "DAGSTER_HOME": str(root / "home"), "VIDEO_ANALYTICS_DATA_DIR": str(root / "data")}
+    port = _free_port()
+    webserver = str(Path(sys.executable).with_name("dagster-webserver"))
+    command = [webserver, "-m", "video_analytics.definitions", "-h", "127.0.0.1", "-p", str(port)]
+    server = subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        body = _graphql(f"http://127.0.0.1:{port}/graphql", ASSETS_QUERY, server)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    nodes = {tuple(n["assetKey"]["path"]): n["isPartitioned"] for n in body["data"]["assetNodes"]}
+    assert nodes[("daily_video_metrics",)] is True and nodes[("cms_videos",)] is False
+    partitions = {m["partition"] for m in body["data"]["assetOrError"]["assetMaterializations"]}
+    assert len(partitions) == 3
+
+
+def _graphql(url: str, query: str, server: subprocess.Popen, timeout: float = 90.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"webserver exited: {server.stderr.read().decode()[-2000:]}")
+        try:
+            response = httpx.post(url, json={"query": query}, timeout=30)
+            if response.status_code == 200:
+                return response.json()
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError("webserver did not answer in time")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
