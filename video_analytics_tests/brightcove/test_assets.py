@@ -214,3 +214,35 @@ def test_wrong_credentials_fail_clearly_without_leaking_the_secret(sandbox, tmp_
         run([bc.cms_videos], res)
     assert "401" in str(failure.value) or "400" in str(failure.value)
     assert "s3cr3t-wrong" not in str(failure.value)
+
+
+def test_small_pages_split_the_range_and_never_duplicate_or_drop_rows(sandbox, catalogue, tmp_path):
+    """With 5 rows a response every range must be split down to single days (then `limit=all`)."""
+    lake = tmp_path
+    (lake / "cms_videos").mkdir()
+    (lake / "cms_videos" / "part-0.parquet").write_bytes(
+        (catalogue / "cms_videos" / "part-0.parquet").read_bytes()
+    )
+    start, end = TODAY - timedelta(days=14), TODAY - timedelta(days=5)
+    res = resources(sandbox, lake, analytics_page_limit=5)
+    assert run([bc.daily_video_metrics], res, start=str(start), end=str(end)).success
+    ours = read_days(lake, "daily_video_metrics")
+    account = json.loads(sandbox.env()["BRIGHTCOVE_ACCOUNTS"])["research"]
+    expected = truth(sandbox, account, start, end, "video,date")
+    mine = ours.filter(pl.col("account_id") == account)
+    assert mine.select("video_id", "date").n_unique() == mine.height
+    expected_keys = {(str(r["video"]), r["date"], r["video_view"]) for r in expected.iter_rows(named=True)}
+    our_keys = {(r["video_id"], str(r["date"]), r["video_view"]) for r in mine.iter_rows(named=True)}
+    assert our_keys == expected_keys
+
+
+def test_no_secret_reaches_logs_events_or_metadata(sandbox, catalogue, tmp_path, caplog):
+    secret = sandbox.env()["BRIGHTCOVE_CLIENT_SECRET"]
+    with dg.instance_for_test() as instance:
+        sandbox.brightcove.faults.update(throttle_next=2, error_next=1)  # retries get logged too
+        assert run([bc.cms_videos], resources(sandbox, tmp_path), instance=instance).success
+        records = instance.get_records_for_run(instance.get_runs()[0].run_id).records
+        dump = "\n".join(str(record.event_log_entry) for record in records)
+    assert "cms_videos" in dump
+    assert secret not in dump
+    assert secret not in caplog.text
