@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import dagster as dg
-import httpx
 import polars as pl
 import pytest
 
 from video_analytics import cli
 from video_analytics.demo import run_demo
+from video_analytics_tests.support import free_port, graphql
 
 
 @pytest.fixture(scope="module")
@@ -111,12 +109,12 @@ def test_ui_graphql_shows_the_assets_and_the_demo_materializations(demo):
     """The Dagster webserver over the demo's instance: what a user sees after `video-analytics ui`."""
     root, _, _ = demo
     env = {**os.environ, "DAGSTER_HOME": str(root / "home"), "VIDEO_ANALYTICS_DATA_DIR": str(root / "data")}
-    port = _free_port()
+    port = free_port()
     webserver = str(Path(sys.executable).with_name("dagster-webserver"))
     command = [webserver, "-m", "video_analytics.definitions", "-h", "127.0.0.1", "-p", str(port)]
     server = subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        body = _graphql(f"http://127.0.0.1:{port}/graphql", ASSETS_QUERY, server)
+        body = graphql(f"http://127.0.0.1:{port}/graphql", ASSETS_QUERY, server)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -124,24 +122,3 @@ def test_ui_graphql_shows_the_assets_and_the_demo_materializations(demo):
     assert nodes[("daily_video_metrics",)] is True and nodes[("cms_videos",)] is False
     partitions = {m["partition"] for m in body["data"]["assetOrError"]["assetMaterializations"]}
     assert len(partitions) == 3
-
-
-def _graphql(url: str, query: str, server: subprocess.Popen, timeout: float = 90.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"webserver exited: {server.stderr.read().decode()[-2000:]}")
-        try:
-            response = httpx.post(url, json={"query": query}, timeout=30)
-            if response.status_code == 200:
-                return response.json()
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError("webserver did not answer in time")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

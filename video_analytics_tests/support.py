@@ -1,0 +1,33 @@
+"""Small helpers shared by tests that drive real servers."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def graphql(
+    url: str, query: str, server: subprocess.Popen, variables: dict | None = None, timeout: float = 120.0
+) -> dict:
+    """POST a GraphQL query to a Dagster webserver, waiting for it to come up; fail if it died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"the Dagster server exited with code {server.returncode}")
+        try:
+            response = httpx.post(url, json={"query": query, "variables": variables or {}}, timeout=30)
+            if response.status_code == 200:
+                return response.json()
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError("the Dagster server did not answer in time")
