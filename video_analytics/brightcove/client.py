@@ -23,6 +23,7 @@ from video_analytics.http import (
     OAuthClientCredentials,
     ResponseFormatError,
     RetryPolicy,
+    iter_offset_pages,
 )
 
 log = logging.getLogger(__name__)
@@ -148,13 +149,11 @@ class BrightcoveClient:
         """Every video of the account matching `q`, each once."""
         expected = self.count_videos(account_id, q)
         videos: dict[str, dict[str, Any]] = {}
-        offset = 0
-        while True:
-            page = self._videos_page(account_id, q, "created_at", offset)
+        pages = iter_offset_pages(
+            lambda offset, _limit: self._videos_page(account_id, q, "created_at", offset), CMS_PAGE_SIZE
+        )
+        for page in pages:
             videos.update((v["id"], v) for v in page)
-            offset += CMS_PAGE_SIZE
-            if len(page) < CMS_PAGE_SIZE or offset >= max(expected, len(videos)) + CMS_PAGE_SIZE:
-                break
         # Videos edited while we paged can move between pages: re-read the most recently updated.
         videos.update((v["id"], v) for v in self._videos_page(account_id, q, "-updated_at", 0))
         log.info(
