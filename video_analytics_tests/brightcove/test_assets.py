@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -189,9 +190,31 @@ def test_transient_faults_are_retried_and_counted(sandbox, catalogue, fault, tmp
 
 
 def test_token_expiring_mid_run_is_refreshed(sandbox, catalogue, tmp_path):
-    sandbox.brightcove.faults.update(token_ttl=0.2, latency=0.1)  # tokens die while the run goes on
-    result = run([bc.cms_videos], resources(sandbox, tmp_path))
+    """Tokens expire twice while the run pages the CMS: each 401 costs one refresh, no failure."""
+    sandbox.brightcove.faults.update(latency=0.3)  # each account's listing takes over a second
+    sandbox.brightcove.stats.reset()
+    admin = f"{sandbox.url('brightcove')}/_sandbox/expire_tokens"
+    stop = threading.Event()
+
+    def revoke() -> None:
+        for _ in range(2):
+            if stop.wait(0.5):
+                return
+            httpx.post(admin)
+
+    revoker = threading.Thread(target=revoke)
+    revoker.start()
+    try:
+        result = run([bc.cms_videos], resources(sandbox, tmp_path))
+    finally:
+        stop.set()
+        revoker.join()
     assert result.success
+    stats = sandbox.brightcove.stats.snapshot()
+    assert stats["status"].get("401", 0) >= 1, "the test must really have hit an expired token"
+    assert stats["tokens_issued"] >= 2
+    cms = pl.read_parquet(tmp_path / "cms_videos" / "part-0.parquet")
+    assert cms.height == pl.read_parquet(catalogue / "cms_videos" / "part-0.parquet").height
 
 
 def test_truncated_body_fails_with_the_endpoint_and_writes_nothing(sandbox, catalogue, tmp_path):
