@@ -7,9 +7,10 @@ import dagster as dg
 from video_analytics.brightcove import definitions as brightcove
 from video_analytics.settings import Settings, SettingsError
 from video_analytics.storage.parquet import ParquetLakeIOManager
+from video_analytics.tmdb import definitions as tmdb
 
 #: Each source package has a `definitions.py` with `build(settings)` and `DEMO_STEPS`.
-SOURCES = (brightcove,)
+SOURCES = (brightcove, tmdb)
 
 
 def io_manager(settings: Settings) -> dg.ConfigurableIOManager:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
 from functools import cache
 
 import dagster as dg
@@ -17,3 +18,25 @@ def daily_partitions(start_date: str | None = None) -> dg.DailyPartitionsDefinit
         timezone="UTC",
         fmt="%Y-%m-%d",
     )
+
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def partition_range_tags(start: date, end: date) -> dict[str, str]:
+    """Run tags that make one run cover every daily partition from `start` to `end` (inclusive)."""
+    return {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
+
+
+def partition_days(context: dg.AssetExecutionContext) -> list[date]:
+    """The days of the run's partition range, in order (one run may cover many with single-run backfills)."""
+    window = context.partition_time_window
+    return [window.start.date() + timedelta(days=i) for i in range((window.end - window.start).days)]
+
+
+def trailing_days_request(name: str, scheduled: datetime, days: int) -> dg.RunRequest:
+    """A schedule's run over the `days` complete days before `scheduled`, e.g. to re-pull late data."""
+    end = scheduled.date() - timedelta(days=1)
+    tags = partition_range_tags(end - timedelta(days=days - 1), end)
+    return dg.RunRequest(run_key=f"{name}-{end.isoformat()}", tags=tags)

@@ -285,13 +285,16 @@ class SimulatorServer:
 #: `sandbox_simulator(sandbox) -> BaseSimulator`. Add a vendor with one line here.
 SIMULATORS: list[tuple[str, str]] = [
     ("brightcove", "video_analytics.brightcove.simulator"),
+    ("tmdb", "video_analytics.tmdb.simulator"),
 ]
 
 
 class Sandbox:
     """Starts every registered simulator; `env()` points the real clients at them."""
 
-    brightcove: BaseSimulator  # set by start(), one attribute per SIMULATORS entry
+    # set by start(), one attribute per SIMULATORS entry
+    brightcove: BaseSimulator
+    tmdb: BaseSimulator
 
     def __init__(self, today: date | None = None, scale: str = "demo", seed: int = 7) -> None:
         if scale not in SCALES:

@@ -66,7 +66,8 @@ def test_simulator_server_lifecycle():
 
 def test_env_points_clients_at_the_sandbox(sandbox):
     env = sandbox.env()
-    assert {name for name, _ in SIMULATORS} == {"brightcove"}
+    assert {name for name, _ in SIMULATORS} <= set(sandbox.simulators)
+    assert all(sandbox.url(name).startswith("http://127.0.0.1:") for name in sandbox.simulators)
     base = sandbox.url("brightcove")
     assert env["BRIGHTCOVE_OAUTH_URL"].startswith(base) and env["BRIGHTCOVE_CMS_URL"].startswith(base)
     assert env["BRIGHTCOVE_ANALYTICS_URL"].startswith(base)

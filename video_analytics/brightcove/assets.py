@@ -5,7 +5,7 @@ The asset bodies only wire the client to the transforms; data rules live in `tra
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import polars as pl
@@ -14,7 +14,7 @@ from pydantic import Field
 from video_analytics.brightcove import transforms
 from video_analytics.brightcove.client import BrightcoveClient
 from video_analytics.brightcove.resources import BrightcoveResource
-from video_analytics.partitions import daily_partitions
+from video_analytics.partitions import daily_partitions, partition_days, trailing_days_request
 
 GROUP = "brightcove"
 TAGS = {"video_analytics/api": "brightcove"}
@@ -43,11 +43,6 @@ class DailyMetricsConfig(dg.Config):
         description="Drop rows of videos missing from cms_videos (the original's inner join) "
         "instead of keeping them with empty CMS fields.",
     )
-
-
-def partition_days(context: dg.AssetExecutionContext) -> list[date]:
-    window = context.partition_time_window
-    return [window.start.date() + timedelta(days=i) for i in range((window.end - window.start).days)]
 
 
 def per_account(
@@ -218,15 +213,7 @@ def daily_checks(frame: pl.DataFrame, cms: pl.DataFrame) -> Iterator[dg.AssetChe
     description="Every morning: re-pull the last three days (Brightcove's provisional window) in one run.",
 )
 def brightcove_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    end = context.scheduled_execution_time.date() - timedelta(days=1)
-    start = end - timedelta(days=PROVISIONAL_DAYS - 1)
-    return dg.RunRequest(
-        run_key=f"brightcove-{end.isoformat()}",
-        tags={
-            "dagster/asset_partition_range_start": start.isoformat(),
-            "dagster/asset_partition_range_end": end.isoformat(),
-        },
-    )
+    return trailing_days_request("brightcove", context.scheduled_execution_time, PROVISIONAL_DAYS)
 
 
 assets = [cms_videos, recently_viewed_videos, daily_video_metrics]

@@ -34,9 +34,8 @@ PRODUCTION_ANALYTICS_URL = "https://analytics.api.brightcove.com/v1"
 
 CMS_PAGE_SIZE = 100  # the CMS maximum
 #: Metrics of the runbook's daily CSV, asked for with the `video,date` dimensions.
-DAILY_METRIC_FIELDS = (
-    "video_view",
-    "video_impression",
+COUNT_METRICS = ("video_view", "video_impression")
+RATE_METRICS = (
     "play_rate",
     "engagement_score",
     "video_engagement_1",
@@ -47,6 +46,7 @@ DAILY_METRIC_FIELDS = (
     "video_percent_viewed",
     "video_seconds_viewed",
 )
+DAILY_METRIC_FIELDS = (*COUNT_METRICS, *RATE_METRICS)
 
 
 @dataclass(frozen=True)

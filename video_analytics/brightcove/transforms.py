@@ -9,6 +9,8 @@ from typing import Any
 
 import polars as pl
 
+from video_analytics.brightcove.client import COUNT_METRICS, RATE_METRICS
+
 CUSTOM_FIELDS = (
     "video_content_type",
     "video_length",
@@ -18,19 +20,6 @@ CUSTOM_FIELDS = (
     "business_unit",
 )
 DEVICE_COLUMNS = ("views_desktop", "views_mobile", "views_tablet", "views_other")
-COUNT_METRICS = ("video_view", "video_impression")
-RATE_METRICS = (
-    "play_rate",
-    "engagement_score",
-    "video_engagement_1",
-    "video_engagement_25",
-    "video_engagement_50",
-    "video_engagement_75",
-    "video_engagement_100",
-    "video_percent_viewed",
-    "video_seconds_viewed",
-)
-
 CMS_SCHEMA: dict[str, pl.DataType] = {
     "channel": pl.String(),
     "account_id": pl.String(),

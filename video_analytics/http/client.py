@@ -103,6 +103,7 @@ class ApiClient:
         *,
         auth: Auth | None = None,
         rate_limit: float | None = None,
+        rate_burst: int | None = None,
         max_concurrency: int = 4,
         retry: RetryPolicy | None = None,
         timeout: float = 60.0,
@@ -117,7 +118,7 @@ class ApiClient:
         self.counters = RequestCounters()
         self._sleep = sleep
         self._random = random
-        self._bucket = TokenBucket(rate_limit, sleep=sleep) if rate_limit else None
+        self._bucket = TokenBucket(rate_limit, burst=rate_burst, sleep=sleep) if rate_limit else None
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._http = httpx.Client(
             base_url=base_url,
@@ -151,10 +152,15 @@ class ApiClient:
         return self._execute(call, _identity)
 
     def get_json(
-        self, path: str, params: Mapping[str, Any] | None = None, *, expect: type | None = None
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        expect: type | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         """GET and parse JSON; ``expect`` (e.g. ``dict``/``list``) turns a wrong shape into an error."""
-        result = self._execute(_Call("GET", path, params), _decode_json)
+        result = self._execute(_Call("GET", path, params, None, None, headers), _decode_json)
         if expect is not None and not isinstance(result, expect):
             endpoint = self._http.build_request("GET", path).url.path
             detail = f"expected a JSON {expect.__name__}, got {type(result).__name__}"
