@@ -16,7 +16,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from video_analytics.partitions import daily_partitions
+from video_analytics.partitions import daily_partitions, partition_days
 from video_analytics.tmdb import transforms
 from video_analytics.tmdb.client import TMDBClient
 from video_analytics.tmdb.resources import TMDBResource
@@ -64,11 +64,6 @@ class MetricsConfig(dg.Config):
     slightly_viral: float = 20.0
     vote_weight: float = 0.6
     popularity_weight: float = 0.4
-
-
-def partition_days(context: dg.AssetExecutionContext) -> list[date]:
-    window = context.partition_time_window
-    return [window.start.date() + timedelta(days=i) for i in range((window.end - window.start).days)]
 
 
 @dg.asset(
