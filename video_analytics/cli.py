@@ -60,6 +60,14 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _redshift_ddl(args: argparse.Namespace) -> int:
+    from video_analytics.settings import Settings
+    from video_analytics.wistia.redshift_ddl import redshift_ddl
+
+    print(redshift_ddl(Settings.from_env()), end="")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="video-analytics", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -82,6 +90,8 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--end", required=True)
     export.add_argument("--channel")
     export.set_defaults(run=_export)
+    ddl = commands.add_parser("redshift-ddl", help="CREATE EXTERNAL SCHEMA over the Glue-catalogued lake")
+    ddl.set_defaults(run=_redshift_ddl)
     return root
 
 

@@ -286,6 +286,7 @@ class SimulatorServer:
 SIMULATORS: list[tuple[str, str]] = [
     ("brightcove", "video_analytics.brightcove.simulator"),
     ("tmdb", "video_analytics.tmdb.simulator"),
+    ("wistia", "video_analytics.wistia.simulator"),
 ]
 
 
@@ -295,6 +296,7 @@ class Sandbox:
     # set by start(), one attribute per SIMULATORS entry
     brightcove: BaseSimulator
     tmdb: BaseSimulator
+    wistia: BaseSimulator
 
     def __init__(self, today: date | None = None, scale: str = "demo", seed: int = 7) -> None:
         if scale not in SCALES:

@@ -1,0 +1,1 @@
+"""Wistia: media catalogue, engagement stats and events, modelled as dim_/fact_ tables."""

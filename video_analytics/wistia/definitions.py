@@ -1,0 +1,62 @@
+"""Wistia's contribution to the platform: assets, schedule, resource, storage choice, demo steps."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from video_analytics.demo_steps import DemoStep
+from video_analytics.settings import Settings
+from video_analytics.storage.glue import GlueCatalogedParquetIOManager
+from video_analytics.storage.parquet import ParquetLakeIOManager
+from video_analytics.storage.redshift import redshift_io_manager_from_env
+from video_analytics.wistia import assets
+from video_analytics.wistia.resources import WistiaResource
+
+IO_MANAGER_KEY = assets.IO_MANAGER
+DEFAULT_REDSHIFT_SCHEMA = "wistia"
+
+DEMO_STEPS = (
+    DemoStep(
+        "Wistia media catalogue", ("wistia_dim_media", "wistia_fact_engagement_graph"), partitioned=False
+    ),
+    DemoStep(
+        "Wistia engagement and events",
+        ("wistia_fact_engagements", "wistia_fact_engagements_byday", "wistia_fact_events"),
+        partitioned=True,
+    ),
+    DemoStep("Wistia visitors", ("wistia_dim_visitors",), partitioned=False),
+)
+
+
+def resource() -> WistiaResource:
+    """The token stays an EnvVar (never in run config or logs); URL and pace may point at the sandbox."""
+    options: dict[str, object] = {}
+    if os.environ.get("WISTIA_BASE_URL"):
+        options["base_url"] = os.environ["WISTIA_BASE_URL"]
+    if os.environ.get("WISTIA_REQUESTS_PER_MINUTE"):
+        options["requests_per_minute"] = float(os.environ["WISTIA_REQUESTS_PER_MINUTE"])
+    return WistiaResource(api_token=dg.EnvVar("WISTIA_API_TOKEN"), **options)
+
+
+def io_manager(settings: Settings) -> dg.ConfigurableIOManager:
+    """Native Redshift tables, the Glue-catalogued S3 lake, or the plain lake, in that order."""
+    if settings.storage == "redshift":
+        return redshift_io_manager_from_env(os.environ.get("WISTIA_REDSHIFT_SCHEMA", DEFAULT_REDSHIFT_SCHEMA))
+    database = os.environ.get("WISTIA_GLUE_DATABASE", "").strip()
+    if settings.lake_root.startswith(("s3://", "s3a://")) and database:
+        return GlueCatalogedParquetIOManager(
+            root=settings.lake_root,
+            database=database,
+            endpoint_url=os.environ.get("AWS_ENDPOINT_URL_GLUE") or os.environ.get("AWS_ENDPOINT_URL"),
+        )
+    return ParquetLakeIOManager(root=settings.lake_root)
+
+
+def build(settings: Settings) -> dg.Definitions:
+    return dg.Definitions(
+        assets=assets.assets,
+        schedules=assets.schedules,
+        resources={"wistia": resource(), IO_MANAGER_KEY: io_manager(settings)},
+    )
