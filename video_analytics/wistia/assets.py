@@ -12,7 +12,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from video_analytics.partitions import daily_partitions
+from video_analytics.partitions import daily_partitions, partition_days, trailing_days_request
 from video_analytics.wistia import transforms
 from video_analytics.wistia.client import RETENTION_DAYS, WistiaClient
 from video_analytics.wistia.resources import WistiaResource
@@ -27,11 +27,6 @@ WORKERS = 4
 def table(name: str) -> dict[str, Any]:
     """Asset metadata naming the warehouse table (Glue / Redshift) the seed gave it."""
     return {"warehouse_table": name}
-
-
-def partition_days(context: dg.AssetExecutionContext) -> list[date]:
-    window = context.partition_time_window
-    return [window.start.date() + timedelta(days=i) for i in range((window.end - window.start).days)]
 
 
 def per_media(client: WistiaClient, media_ids: list[str], fetch: Callable[[str], Any]) -> dict[str, Any]:
@@ -293,15 +288,7 @@ LATE_DAYS = 2  # events and by_date numbers of the last days still trickle in
     description="Nightly: the catalogue, the graph, and the last two days of stats and events in one run.",
 )
 def wistia_nightly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    end = context.scheduled_execution_time.date() - timedelta(days=1)
-    start = end - timedelta(days=LATE_DAYS - 1)
-    return dg.RunRequest(
-        run_key=f"wistia-{end.isoformat()}",
-        tags={
-            "dagster/asset_partition_range_start": start.isoformat(),
-            "dagster/asset_partition_range_end": end.isoformat(),
-        },
-    )
+    return trailing_days_request("wistia", context.scheduled_execution_time, LATE_DAYS)
 
 
 assets = [
