@@ -5,21 +5,19 @@ from __future__ import annotations
 import dagster as dg
 
 from video_analytics.brightcove import definitions as brightcove
-from video_analytics.settings import Settings, SettingsError
+from video_analytics.dailymotion import definitions as dailymotion
+from video_analytics.settings import Settings
 from video_analytics.storage.parquet import ParquetLakeIOManager
 from video_analytics.tmdb import definitions as tmdb
 from video_analytics.wistia import definitions as wistia
 
 #: Each source package has a `definitions.py` with `build(settings)` and `DEMO_STEPS`.
-SOURCES = (brightcove, wistia, tmdb)
+SOURCES = (brightcove, dailymotion, wistia, tmdb)
 
 
 def io_manager(settings: Settings) -> dg.ConfigurableIOManager:
-    """The lake for every asset; a warehouse target (redshift) is applied by the sources that load it."""
-    if settings.storage not in ("parquet", "redshift"):
-        raise SettingsError(
-            f"VIDEO_ANALYTICS_STORAGE={settings.storage} is not available for these assets yet; use parquet"
-        )
+    """The lake, for every asset: a warehouse target (bigquery, redshift) is applied by the sources
+    whose tables load there (DailyMotion, Wistia), through their own IO manager keys."""
     return ParquetLakeIOManager(root=settings.lake_root)
 
 

@@ -285,6 +285,7 @@ class SimulatorServer:
 #: `sandbox_simulator(sandbox) -> BaseSimulator`. Add a vendor with one line here.
 SIMULATORS: list[tuple[str, str]] = [
     ("brightcove", "video_analytics.brightcove.simulator"),
+    ("dailymotion", "video_analytics.dailymotion.simulator"),
     ("tmdb", "video_analytics.tmdb.simulator"),
     ("wistia", "video_analytics.wistia.simulator"),
 ]
@@ -295,6 +296,7 @@ class Sandbox:
 
     # set by start(), one attribute per SIMULATORS entry
     brightcove: BaseSimulator
+    dailymotion: BaseSimulator
     tmdb: BaseSimulator
     wistia: BaseSimulator
 

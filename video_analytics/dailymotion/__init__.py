@@ -1,0 +1,1 @@
+"""DailyMotion partner reports: asynchronous reports driven by a sensor."""

@@ -1,0 +1,82 @@
+"""The DailyMotion resource: credentials from the environment, endpoints and report policy as config."""
+
+from __future__ import annotations
+
+import dagster as dg
+from pydantic import Field
+
+from video_analytics.dailymotion.client import (
+    DEFAULT_DIMENSIONS,
+    DEFAULT_METRICS,
+    DEFAULT_SCOPES,
+    PRODUCTION_BASE_URL,
+    DailyMotionClient,
+    ReportSpec,
+)
+from video_analytics.dailymotion.scheduling import SchedulerConfig
+from video_analytics.http import RetryPolicy
+
+
+class DailyMotionResource(dg.ConfigurableResource):
+    """OAuth credentials (`DM_CLIENT_API`, `DM_CLIENT_SECRET`), URLs derived from `DM_BASE_URL`, and the
+    report policy the sensor follows (vendor limits: 2 concurrent reports, 1-30 days per report)."""
+
+    client_id: str
+    client_secret: str
+    base_url: str = PRODUCTION_BASE_URL
+    auth_url: str | None = Field(default=None, description="Default: {base_url}/oauth/v1/token")
+    graphql_url: str | None = Field(default=None, description="Default: {base_url}/graphql")
+    rest_url: str | None = Field(default=None, description="Default: {base_url}/rest")
+    username: str | None = Field(default=None, description="Use the password grant (legacy public keys).")
+    password: str | None = None
+    scopes: list[str] = Field(default_factory=lambda: list(DEFAULT_SCOPES))
+    metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_METRICS))
+    dimensions: list[str] = Field(default_factory=lambda: list(DEFAULT_DIMENSIONS))
+    max_range_days: int = Field(default=30, ge=1, description="Days per report (the seed: 30; docs: 180).")
+    max_concurrent_reports: int = Field(default=2, ge=1, description="Reports generating at once.")
+    lookback_days: int = Field(default=7, ge=0, description="Missing days in this window are fetched.")
+    poll_initial_seconds: float = Field(default=60.0, ge=0, description="First poll delay; doubles.")
+    poll_max_seconds: float = Field(default=900.0, ge=0, description="Longest wait between two polls.")
+    max_report_failures: int = Field(default=3, ge=0, description="FAILED reports re-asked before giving up.")
+    failure_backoff_seconds: float = Field(default=600.0, ge=0, description="Wait before re-asking; doubles.")
+    alert_seconds: float = Field(
+        default=300.0, ge=0, description="How long the sensor's ticks fail to show a report given up."
+    )
+    view_through_rate_max: float = Field(
+        default=100.0, description="100 if the API gives %, 1 if a fraction."
+    )
+    metadata_concurrency: int = Field(default=10, ge=1, description="Parallel REST metadata calls.")
+    max_attempts: int = Field(default=6, description="HTTP attempts per request before giving up.")
+    retry_base_delay: float = Field(default=0.5, description="First backoff wait in seconds; doubles.")
+
+    def client(self) -> DailyMotionClient:
+        return DailyMotionClient(
+            self.client_id,
+            self.client_secret,
+            base_url=self.base_url,
+            auth_url=self.auth_url,
+            graphql_url=self.graphql_url,
+            rest_url=self.rest_url,
+            scopes=self.scopes,
+            username=self.username,
+            password=self.password,
+            retry=RetryPolicy(max_attempts=self.max_attempts, base_delay=self.retry_base_delay),
+            metadata_concurrency=self.metadata_concurrency,
+        )
+
+    def scheduler_config(self) -> SchedulerConfig:
+        return SchedulerConfig(
+            lookback_days=self.lookback_days,
+            max_range_days=self.max_range_days,
+            max_reports=self.max_concurrent_reports,
+            poll_initial=self.poll_initial_seconds,
+            poll_max=self.poll_max_seconds,
+            max_failures=self.max_report_failures,
+            failure_backoff=self.failure_backoff_seconds,
+            alert_seconds=self.alert_seconds,
+            metrics=tuple(self.metrics),
+            dimensions=tuple(self.dimensions),
+        )
+
+    def spec(self, start, end) -> ReportSpec:
+        return ReportSpec(start, end, tuple(self.metrics), tuple(self.dimensions))

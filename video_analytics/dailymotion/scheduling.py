@@ -1,0 +1,275 @@
+"""The report scheduler behind `dailymotion_reports_sensor`: pure logic over a JSON-able state.
+
+One `tick()` does, in order: show pending alerts (a report given up), forget runs that finished,
+poll the reports that are due, turn FINISHED reports into run requests, and ask for new reports for
+the wanted days that nothing covers yet. All inputs (clock, materialized partitions, requested
+ranges, run outcomes, the API) are passed in, so the whole policy is tested without Dagster or HTTP.
+
+The state is the sensor cursor. It is only replaced when a tick ends normally, so a daemon restart
+resumes from the last completed tick: reports are never lost (their tokens are in `reports`), never
+asked twice (their days stay covered while generating), and a FINISHED report becomes exactly one
+run request (run key = report token; Dagster also refuses a second run with the same key).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Protocol
+
+from video_analytics.dailymotion.client import (
+    DEFAULT_DIMENSIONS,
+    DEFAULT_METRICS,
+    AskResult,
+    ReportSpec,
+    ReportState,
+)
+
+STATE_VERSION = 1
+FIRED_TIMEOUT = 6 * 3600.0  # a fired run that never shows up is forgotten after this long
+TERMINAL_FAILURES = ("FAILURE", "CANCELED")
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    lookback_days: int = 7
+    max_range_days: int = 30
+    max_reports: int = 2
+    poll_initial: float = 60.0
+    poll_max: float = 900.0
+    max_failures: int = 3
+    failure_backoff: float = 600.0
+    alert_seconds: float = 300.0
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    dimensions: tuple[str, ...] = DEFAULT_DIMENSIONS
+
+
+class ReportApi(Protocol):
+    def ask_reports(self, specs: Sequence[ReportSpec]) -> list[AskResult]: ...
+
+    def report_states(self, tokens: Sequence[str]) -> dict[str, ReportState]: ...
+
+
+@dataclass(frozen=True)
+class TickInputs:
+    now: float
+    last_day: date  # the newest partition (yesterday, UTC)
+    first_day: date  # the oldest partition
+    materialized: frozenset[str]
+    new_requests: Sequence[tuple[str, str]] = ()
+    run_status: Mapping[str, str] = field(default_factory=dict)  # report token -> Dagster run status
+
+
+@dataclass(frozen=True)
+class FiredReport:
+    token: str
+    start: str
+    end: str
+    links: tuple[str, ...]
+
+
+@dataclass
+class TickResult:
+    state: dict[str, Any]
+    fired: list[FiredReport] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)  # raise these: the tick fails visibly
+    log: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.state['reports'])} report(s) generating, "
+            f"{len(self.state['fired'])} run(s) in flight, "
+            f"{len(self.fired)} fired now, {_count_days(self.state['requested'])} requested day(s) pending"
+        )
+
+
+def empty_state() -> dict[str, Any]:
+    return {
+        "version": STATE_VERSION,
+        "request_cursor": None,  # storage id of the last dm_report_requests materialization read
+        "observation_cursor": None,  # storage id of the last request observation on dm_hourly_reports
+        "requested": [],  # [[start, end], ...] days a user asked for, until materialized
+        "reports": {},  # token -> {start, end, asked_at, next_poll, polls}
+        "fired": {},  # token -> {start, end, fired_at}
+        "failures": {},  # "start/end" -> {count, retry_at}
+        "given_up": [],  # [[start, end], ...] not asked again automatically
+        "alerts": [],  # [{message, until}]
+    }
+
+
+def load_state(cursor: str | None) -> dict[str, Any]:
+    if not cursor:
+        return empty_state()
+    try:
+        state = json.loads(cursor)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"dailymotion sensor cursor is not JSON: {exc.msg}") from None
+    if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+        raise ValueError("dailymotion sensor cursor has an unknown format; reset the sensor's cursor")
+    return {**empty_state(), **state}
+
+
+def dump_state(state: Mapping[str, Any]) -> str:
+    return json.dumps(state, sort_keys=True, separators=(",", ":"))
+
+
+# -- day ranges ------------------------------------------------------------------------------------
+
+
+def days_of(start: str, end: str) -> list[date]:
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def group_days(days: Iterable[date], max_len: int) -> list[tuple[date, date]]:
+    """Consecutive days grouped into ranges of at most `max_len` days, oldest first."""
+    ranges: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if ranges and day == ranges[-1][1] + timedelta(days=1) and (day - ranges[-1][0]).days < max_len:
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
+
+
+def _as_ranges(days: Iterable[date]) -> list[list[str]]:
+    return [[a.isoformat(), b.isoformat()] for a, b in group_days(days, 10**6)]
+
+
+def _expand(ranges: Iterable[Sequence[str]]) -> set[date]:
+    return {d for start, end in ranges for d in days_of(start, end)}
+
+
+def _count_days(ranges: Iterable[Sequence[str]]) -> int:
+    return len(_expand(ranges))
+
+
+# -- the tick --------------------------------------------------------------------------------------
+
+
+def tick(state: Mapping[str, Any], inputs: TickInputs, api: ReportApi, config: SchedulerConfig) -> TickResult:
+    result = TickResult(copy.deepcopy(dict(state)))
+    st, now = result.state, inputs.now
+    active = [a for a in st["alerts"] if a["until"] > now]
+    if active:
+        result.alerts = [a["message"] for a in active]
+        return result  # nothing else this tick: a failing tick cannot save its cursor
+    st["alerts"] = []
+    _record_requests(st, inputs)
+    _settle_runs(result, inputs, config)
+    _poll(result, inputs, api, config)
+    _ask(result, inputs, api, config)
+    return result
+
+
+def _record_requests(st: dict[str, Any], inputs: TickInputs) -> None:
+    asked_again = _expand(inputs.new_requests)
+    st["given_up"] = _as_ranges(_expand(st["given_up"]) - asked_again)  # a new request retries them
+    requested = _expand(st["requested"]) | asked_again
+    requested = {d for d in requested if inputs.first_day <= d <= inputs.last_day}
+    st["requested"] = _as_ranges(d for d in requested if d.isoformat() not in inputs.materialized)
+
+
+def _settle_runs(result: TickResult, inputs: TickInputs, config: SchedulerConfig) -> None:
+    st = result.state
+    for token, entry in list(st["fired"].items()):
+        status = inputs.run_status.get(token)
+        if status == "SUCCESS":
+            del st["fired"][token]
+        elif status in TERMINAL_FAILURES:
+            del st["fired"][token]
+            result.log.append(f"run for report {token[:8]} ({entry['start']}..{entry['end']}) ended {status}")
+            _failed(result, entry["start"], entry["end"], f"its run ended {status}", inputs.now, config)
+        elif status is None and inputs.now - entry["fired_at"] > FIRED_TIMEOUT:
+            del st["fired"][token]
+            result.log.append(f"run for report {token[:8]} never appeared; its days are wanted again")
+
+
+def _poll(result: TickResult, inputs: TickInputs, api: ReportApi, config: SchedulerConfig) -> None:
+    st, now = result.state, inputs.now
+    due = sorted(t for t, r in st["reports"].items() if r["next_poll"] <= now)
+    if not due:
+        return
+    for token, state in api.report_states(due).items():
+        entry = st["reports"][token]
+        span = f"{entry['start']}..{entry['end']}"
+        if state.status == "FINISHED":
+            del st["reports"][token]
+            st["fired"][token] = {"start": entry["start"], "end": entry["end"], "fired_at": now}
+            result.fired.append(FiredReport(token, entry["start"], entry["end"], state.links))
+            result.log.append(f"report {token[:8]} ({span}) finished with {len(state.links)} file(s)")
+        elif state.status == "FAILED":
+            del st["reports"][token]
+            _failed(result, entry["start"], entry["end"], "DailyMotion reported FAILED", now, config)
+        elif state.status == "EXPIRED":
+            del st["reports"][token]  # its days are uncovered again and asked anew below
+            result.log.append(f"report {token[:8]} ({span}) expired before download; asking again")
+        elif state.error and "not found" in state.error.lower():
+            del st["reports"][token]
+            result.log.append(f"report {token[:8]} ({span}) is unknown to DailyMotion; asking again")
+        else:
+            entry["polls"] += 1
+            entry["next_poll"] = now + min(config.poll_initial * 2 ** entry["polls"], config.poll_max)
+            if state.error:
+                result.log.append(f"report {token[:8]} ({span}): {state.error}; polling again")
+
+
+def _failed(result: TickResult, start: str, end: str, why: str, now: float, config: SchedulerConfig) -> None:
+    failures = result.state["failures"]
+    key = f"{start}/{end}"
+    count = failures.get(key, {}).get("count", 0) + 1
+    if count > config.max_failures:
+        failures.pop(key, None)
+        result.state["given_up"].append([start, end])
+        message = (
+            f"DailyMotion report for {start}..{end} failed {count} times ({why}); giving up on these days. "
+            "Materialize dm_hourly_reports for them to ask again."
+        )
+        result.state["alerts"].append({"message": message, "until": now + config.alert_seconds})
+        result.log.append(message)
+        return
+    failures[key] = {"count": count, "retry_at": now + config.failure_backoff * 2 ** (count - 1)}
+    result.log.append(f"report for {start}..{end}: {why} (failure {count}); asking again later")
+
+
+def wanted_days(st: Mapping[str, Any], inputs: TickInputs, config: SchedulerConfig) -> list[date]:
+    """Requested or recent days that are not materialized, generating, in flight, backing off or given up."""
+    window_start = max(inputs.first_day, inputs.last_day - timedelta(days=config.lookback_days - 1))
+    recent = {window_start + timedelta(days=i) for i in range((inputs.last_day - window_start).days + 1)}
+    recent = recent if config.lookback_days > 0 else set()
+    blocked = _expand([r["start"], r["end"]] for r in (*st["reports"].values(), *st["fired"].values()))
+    blocked |= _expand(k.split("/") for k, f in st["failures"].items() if f["retry_at"] > inputs.now)
+    blocked |= _expand(st["given_up"])
+    wanted = (recent | _expand(st["requested"])) - blocked
+    return sorted(d for d in wanted if d.isoformat() not in inputs.materialized)
+
+
+def _ask(result: TickResult, inputs: TickInputs, api: ReportApi, config: SchedulerConfig) -> None:
+    st = result.state
+    slots = config.max_reports - len(st["reports"])
+    if slots <= 0:
+        return
+    ranges = group_days(wanted_days(st, inputs, config), config.max_range_days)
+    ranges = sorted(ranges, reverse=True)[:slots]  # newest first: recent days matter most
+    if not ranges:
+        return
+    for outcome in api.ask_reports([ReportSpec(a, b, config.metrics, config.dimensions) for a, b in ranges]):
+        start, end = outcome.spec.start.isoformat(), outcome.spec.end.isoformat()
+        if outcome.token:
+            st["reports"][outcome.token] = {
+                "start": start,
+                "end": end,
+                "asked_at": inputs.now,
+                "next_poll": inputs.now + config.poll_initial,
+                "polls": 0,
+            }
+            result.log.append(f"asked report {outcome.token[:8]} for {start}..{end}")
+        elif outcome.refused_busy:
+            result.log.append(f"DailyMotion is busy ({outcome.error}); {start}..{end} waits for a free slot")
+        else:
+            _failed(
+                result, start, end, f"DailyMotion refused the report: {outcome.error}", inputs.now, config
+            )
