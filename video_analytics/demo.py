@@ -14,9 +14,9 @@ from pathlib import Path
 import dagster as dg
 
 from video_analytics.demo_steps import DemoStep
+from video_analytics.partitions import partition_range_tags
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-PARTITION_RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 
 
 def prepare_dagster_home() -> Path:
@@ -47,7 +47,7 @@ def run_step(
     """Materialize one step; returns metadata per asset of its materializations (summed over partitions)."""
     if step.runner is not None:
         return step.runner(defs, instance, partition_range)
-    tags = dict(zip(PARTITION_RANGE_TAGS, partition_range, strict=True)) if step.partitioned else {}
+    tags = partition_range_tags(*partition_range) if step.partitioned else {}
     job = defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},

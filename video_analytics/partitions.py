@@ -24,9 +24,9 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
-def partition_range_tags(start: date, end: date) -> dict[str, str]:
+def partition_range_tags(start: date | str, end: date | str) -> dict[str, str]:
     """Run tags that make one run cover every daily partition from `start` to `end` (inclusive)."""
-    return {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
+    return {RANGE_START_TAG: str(start), RANGE_END_TAG: str(end)}
 
 
 def partition_days(context: dg.AssetExecutionContext) -> list[date]:

@@ -25,7 +25,7 @@ from pydantic import Field
 from video_analytics.dailymotion import scheduling, transforms
 from video_analytics.dailymotion.client import DailyMotionClient
 from video_analytics.dailymotion.resources import DailyMotionResource
-from video_analytics.partitions import daily_partitions
+from video_analytics.partitions import daily_partitions, partition_days, partition_range_tags
 from video_analytics.settings import Settings
 
 GROUP = "dailymotion"
@@ -36,7 +36,6 @@ HOURLY = dg.AssetKey("dm_hourly_reports")
 DAILY = dg.AssetKey("dm_daily_video_stats")
 SENSOR_NAME = "dailymotion_reports_sensor"
 DOWNLOAD_ATTEMPTS = 3
-RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 
 
 class ReportRunConfig(dg.Config):
@@ -44,11 +43,6 @@ class ReportRunConfig(dg.Config):
 
     report_token: str = Field(default="", description="The DailyMotion report this run loads.")
     download_links: list[str] = Field(default_factory=list, description="The report's CSV links.")
-
-
-def partition_days(context: dg.AssetExecutionContext) -> list[date]:
-    window = context.partition_time_window
-    return [window.start.date() + timedelta(days=i) for i in range((window.end - window.start).days)]
 
 
 @dg.asset(
@@ -304,7 +298,7 @@ def run_request(report: scheduling.FiredReport) -> dg.RunRequest:
     return dg.RunRequest(
         run_key=report.token,
         asset_selection=[HOURLY, DAILY],
-        tags={RANGE_TAGS[0]: report.start, RANGE_TAGS[1]: report.end, "dailymotion/report": report.token[:8]},
+        tags={**partition_range_tags(report.start, report.end), "dailymotion/report": report.token[:8]},
         run_config={
             "ops": {
                 "dm_hourly_reports": {

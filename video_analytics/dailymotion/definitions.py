@@ -11,6 +11,7 @@ import dagster as dg
 from video_analytics.dailymotion import assets
 from video_analytics.dailymotion.resources import DailyMotionResource
 from video_analytics.demo_steps import DemoStep
+from video_analytics.partitions import partition_range_tags
 from video_analytics.settings import Settings, SettingsError
 from video_analytics.storage.parquet import ParquetLakeIOManager
 
@@ -79,7 +80,7 @@ def run_demo_step(
 
     job = defs.resolve_implicit_global_asset_job_def()
     start, end = partition_range
-    tags = dict(zip(assets.RANGE_TAGS, partition_range, strict=True))
+    tags = partition_range_tags(*partition_range)
     job.execute_in_process(instance=instance, tags=tags, asset_selection=[assets.REQUESTS])
     sensor = defs.resolve_sensor_def(assets.SENSOR_NAME)
     wanted = {

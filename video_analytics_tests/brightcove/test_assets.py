@@ -15,11 +15,11 @@ import pytest
 from video_analytics.brightcove import assets as bc
 from video_analytics.brightcove.resources import BrightcoveResource
 from video_analytics.http import ApiError, ResponseFormatError
+from video_analytics.partitions import partition_range_tags
 from video_analytics.sandbox import Faults, Sandbox
 from video_analytics.storage.parquet import ParquetLakeIOManager
 
 TODAY = date(2024, 3, 1)
-RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def resources(sandbox: Sandbox, lake: Path, **overrides) -> dict:
 
 
 def run(assets, res, *, start: str | None = None, end: str | None = None, instance=None, raise_on_error=True):
-    tags = dict(zip(RANGE_TAGS, (start, end), strict=True)) if start else {}
+    tags = partition_range_tags(start, end) if start else {}
     return dg.materialize(
         [bc.cms_videos, bc.recently_viewed_videos, bc.daily_video_metrics],
         selection=assets,

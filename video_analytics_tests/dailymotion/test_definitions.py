@@ -11,6 +11,7 @@ import pytest
 from video_analytics.dailymotion import assets as dma
 from video_analytics.dailymotion import definitions as dmd
 from video_analytics.dailymotion.simulator import DailyMotionSimulator, DailyMotionWorld, sandbox_simulator
+from video_analytics.partitions import RANGE_END_TAG, RANGE_START_TAG
 from video_analytics.sandbox import SimulatorServer
 from video_analytics.settings import Settings
 
@@ -80,5 +81,5 @@ def test_sensor_tick_as_the_daemon_evaluates_it(today_sim, tmp_path):
     assert request.run_key in today_sim.reports
     assert set(request.asset_selection) == {dma.HOURLY, dma.DAILY}
     last = datetime.now(UTC).date() - timedelta(days=1)
-    assert request.tags[dma.RANGE_TAGS[0]] == (last - timedelta(days=1)).isoformat()
-    assert request.tags[dma.RANGE_TAGS[1]] == last.isoformat()
+    assert request.tags[RANGE_START_TAG] == (last - timedelta(days=1)).isoformat()
+    assert request.tags[RANGE_END_TAG] == last.isoformat()

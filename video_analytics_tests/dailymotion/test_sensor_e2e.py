@@ -12,6 +12,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from video_analytics.dailymotion import assets as dma
+from video_analytics.partitions import RANGE_END_TAG, RANGE_START_TAG
 from video_analytics.storage.parquet import ParquetLakeIOManager
 
 RANGE = ("2024-02-01", "2024-02-10")
@@ -35,7 +36,7 @@ class Driver:
 
     def request(self, start: str, end: str, asset: dg.AssetKey = dma.REQUESTS) -> dg.ExecuteInProcessResult:
         """What a UI backfill of dm_report_requests (or of dm_hourly_reports) over a range does."""
-        return self.materialize([asset], {dma.RANGE_TAGS[0]: start, dma.RANGE_TAGS[1]: end})
+        return self.materialize([asset], {RANGE_START_TAG: start, RANGE_END_TAG: end})
 
     def materialize(self, selection, tags, run_config=None, raise_on_error=True) -> dg.ExecuteInProcessResult:
         return dg.materialize(
@@ -100,7 +101,7 @@ def test_ten_day_backfill_is_served_by_ceil_10_over_max_range_reports_and_matche
     driver.until_done(day_keys(*RANGE))
 
     assert dm.sim.stats.snapshot()["reports_asked"] == math.ceil(10 / 3)
-    assert sorted((r.tags[dma.RANGE_TAGS[0]], r.tags[dma.RANGE_TAGS[1]]) for r in driver.fired) == [
+    assert sorted((r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in driver.fired) == [
         ("2024-02-01", "2024-02-03"),
         ("2024-02-04", "2024-02-06"),
         ("2024-02-07", "2024-02-09"),
@@ -136,7 +137,7 @@ def test_materializing_dm_hourly_reports_without_links_is_a_request_too(dm, driv
     [observation] = [e for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"]
     assert observation.asset_key == dma.HOURLY
     driver.until_done(day_keys("2024-02-11", "2024-02-12"))
-    assert [(r.tags[dma.RANGE_TAGS[0]], r.tags[dma.RANGE_TAGS[1]]) for r in driver.fired] == [
+    assert [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in driver.fired] == [
         ("2024-02-11", "2024-02-12")
     ]
 
@@ -257,6 +258,6 @@ def test_lookback_window_fetches_missing_recent_days_without_any_request(dm, tmp
     with dg.DagsterInstance.ephemeral() as instance:
         driver = Driver(instance, dm.resource(lookback_days=3), tmp_path)
         driver.until_done(day_keys("2024-02-27", "2024-02-29"))
-        assert [(r.tags[dma.RANGE_TAGS[0]], r.tags[dma.RANGE_TAGS[1]]) for r in driver.fired] == [
+        assert [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in driver.fired] == [
             ("2024-02-27", "2024-02-29")
         ]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from video_analytics.partitions import partition_range_tags
 from video_analytics.sandbox import Faults, SimulatorServer
 from video_analytics.storage.parquet import ParquetLakeIOManager
 from video_analytics.wistia.resources import WistiaResource
@@ -15,7 +16,6 @@ from video_analytics.wistia.simulator import WistiaKnobs, WistiaSimulator, Wisti
 #: The simulated "today" is the real one: fact_engagements takes the live snapshot for yesterday.
 TODAY = datetime.now(UTC).date()
 YESTERDAY = TODAY - timedelta(days=1)
-RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 FAST_KNOBS = {
     "requests_per_minute": 100_000,
     "window_seconds": 60.0,
@@ -63,7 +63,7 @@ def lake_resources(wistia: WistiaResource, root: str) -> dict:
 
 
 def range_tags(start, end) -> dict[str, str]:
-    return dict(zip(RANGE_TAGS, (str(start), str(end)), strict=True))
+    return partition_range_tags(start, end)
 
 
 def variant(wistia: WistiaResource, **changes) -> WistiaResource:
