@@ -14,6 +14,7 @@ from pydantic import Field
 from video_analytics.brightcove import transforms
 from video_analytics.brightcove.client import BrightcoveClient
 from video_analytics.brightcove.resources import BrightcoveResource
+from video_analytics.checks import references_check
 from video_analytics.partitions import daily_partitions, partition_days, trailing_days_request
 
 GROUP = "brightcove"
@@ -193,15 +194,12 @@ def daily_checks(frame: pl.DataFrame, cms: pl.DataFrame) -> Iterator[dg.AssetChe
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"rows": bad_rate},
     )
-    orphans = frame.join(cms.select(pl.col("id").alias("video_id")), on="video_id", how="anti")[
-        "video_id"
-    ].unique()
-    yield dg.AssetCheckResult(
-        check_name="videos_exist_in_cms",
-        passed=orphans.len() == 0,
-        severity=dg.AssetCheckSeverity.WARN,
-        description="Videos with analytics but absent from cms_videos: re-materialize cms_videos.",
-        metadata={"missing_videos": orphans.len(), "examples": ", ".join(orphans.head(10).to_list())},
+    yield references_check(
+        "videos_exist_in_cms",
+        frame,
+        "video_id",
+        cms["id"],
+        "Videos with analytics but absent from cms_videos: re-materialize cms_videos.",
     )
 
 

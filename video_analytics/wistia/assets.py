@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from video_analytics.checks import references_check
 from video_analytics.partitions import daily_partitions, partition_days, trailing_days_request
 from video_analytics.wistia import transforms
 from video_analytics.wistia.client import RETENTION_DAYS, WistiaClient
@@ -237,14 +238,12 @@ def event_checks(frame: pl.DataFrame, media: pl.DataFrame) -> Iterator[dg.AssetC
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"rows": bad},
     )
-    orphans = frame.join(media.select(pl.col("hashed_id").alias("media_id")), on="media_id", how="anti")
-    missing = orphans["media_id"].unique().sort()
-    yield dg.AssetCheckResult(
-        check_name="events_reference_media",
-        passed=missing.len() == 0,
-        severity=dg.AssetCheckSeverity.WARN,
-        description="Events of media absent from wistia_dim_media: re-materialize wistia_dim_media.",
-        metadata={"missing_media": missing.len(), "examples": ", ".join(missing.head(10).to_list())},
+    yield references_check(
+        "events_reference_media",
+        frame,
+        "media_id",
+        media["hashed_id"],
+        "Events of media absent from wistia_dim_media: re-materialize wistia_dim_media.",
     )
 
 
