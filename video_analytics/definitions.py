@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from video_analytics.agora import definitions as agora
 from video_analytics.brightcove import definitions as brightcove
 from video_analytics.dailymotion import definitions as dailymotion
 from video_analytics.settings import Settings
@@ -12,7 +13,7 @@ from video_analytics.tmdb import definitions as tmdb
 from video_analytics.wistia import definitions as wistia
 
 #: Each source package has a `definitions.py` with `build(settings)` and `DEMO_STEPS`.
-SOURCES = (brightcove, dailymotion, wistia, tmdb)
+SOURCES = (brightcove, dailymotion, wistia, tmdb, agora)
 
 
 def io_manager(settings: Settings) -> dg.ConfigurableIOManager:

@@ -1,0 +1,109 @@
+"""Agora throughput: parse + aggregate of `agora_session_stats` on one generated day, vs plain Python.
+
+    .venv/bin/python benchmarks/agora_throughput.py --lines 1000000
+    .venv/bin/python benchmarks/agora_throughput.py --lines 10000000 --files 4   # peak memory
+
+Generates N lines with the sandbox generator (in child processes, so their memory does not count)
+into `<dir>/<day>/`, then in this process measures:
+  * plain Python line iteration over the same files (`for line in handle`), the floor any
+    line-by-line implementation (like the original mrjob job) pays before doing any work;
+  * `engine.analyse_day` — read, parse, key, aggregate to one row per stream;
+and prints lines/s, the ratio, and the peak RSS of this process (resource.getrusage).
+The generated files are deleted afterwards unless --keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import resource
+import shutil
+import time
+from datetime import date
+from pathlib import Path
+
+DAY = date(2024, 3, 1)
+
+
+def _generate(path: str, lines: int, seed: int) -> None:
+    from video_analytics.agora.generator import write_local_file
+
+    write_local_file(path, lines, DAY, seed=seed)
+
+
+def generate(folder: Path, lines: int, files: int) -> list[Path]:
+    day = folder / DAY.isoformat()
+    day.mkdir(parents=True, exist_ok=True)
+    paths = [day / f"player-{n:03d}.log" for n in range(files)]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(min(files, os.cpu_count() or 1)) as pool:
+        pool.starmap(_generate, [(str(p), lines // files, 7 + n) for n, p in enumerate(paths)])
+    return paths
+
+
+def python_iteration(paths: list[Path]) -> tuple[int, float]:
+    started = time.perf_counter()
+    count = 0
+    for path in paths:
+        with open(path, "rb") as handle:
+            for _ in handle:
+                count += 1
+    return count, time.perf_counter() - started
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument(
+        "--files", type=int, default=2, help="files in the day folder (generated in parallel)"
+    )
+    parser.add_argument("--dir", default="/tmp/agora_bench")
+    parser.add_argument("--keep", action="store_true", help="keep the generated logs")
+    parser.add_argument("--reuse", action="store_true", help="measure logs kept by an earlier --keep run")
+    args = parser.parse_args()
+
+    folder = Path(args.dir)
+    started = time.perf_counter()
+    if args.reuse:
+        paths = sorted((folder / DAY.isoformat()).glob("*.log"))
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
+        paths = generate(folder, args.lines, args.files)
+    size = sum(p.stat().st_size for p in paths)
+    verb = "reused" if args.reuse else "generated"
+    print(f"{verb} {size / 1e9:.2f} GB in {time.perf_counter() - started:.1f}s")
+    try:
+        from video_analytics.agora.client import LogReader
+        from video_analytics.agora.engine import analyse_day
+
+        print(f"peak RSS before measuring: {peak_rss_mb():.0f} MB; load average {os.getloadavg()[0]:.1f}")
+        lines, python_s = python_iteration(paths)
+        print(f"plain Python iteration: {lines:,} lines in {python_s:.2f}s = {lines / python_s:,.0f} lines/s")
+        started = time.perf_counter()
+        result = analyse_day(LogReader(str(folder)), DAY)
+        agora_s = time.perf_counter() - started
+        print(
+            f"parse + aggregate:      {result.lines:,} lines in {agora_s:.2f}s = "
+            f"{result.lines / agora_s:,.0f} lines/s "
+            f"({result.sessions.height:,} streams, {result.rejects.height:,} rejects)"
+        )
+        print(f"ratio to plain Python iteration: {python_s / agora_s:.2f}x")
+        print(
+            f"peak RSS: {peak_rss_mb():.0f} MB; "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        )
+        print(f"counters: {result.counters()}")
+    finally:
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""The log reader: one folder per day under a local or s3:// root, files plain or gzipped.
+
+Files are streamed in blocks cut at line ends, so memory is bounded by the block size, never by the
+size of a day (a 5 GB day is read 32 MB at a time). Each block becomes a polars frame of lines
+without any Python work per line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+import fsspec
+import polars as pl
+from polars.exceptions import ComputeError
+
+from video_analytics.storage.parquet import resolve_storage_options
+
+DEFAULT_BLOCK_BYTES = 32 * 1024 * 1024
+
+
+class LogRootError(RuntimeError):
+    """The log root or a day folder cannot be read (missing, empty, unreachable)."""
+
+
+@dataclass
+class ReadCounters:
+    files: int = 0
+    bytes_read: int = 0  # after decompression
+    lines: int = 0
+
+    def as_metadata(self) -> dict[str, int]:
+        return {"files_read": self.files, "bytes_read": self.bytes_read, "lines_read": self.lines}
+
+
+@dataclass
+class LogReader:
+    """Lists a day's files and yields their lines as polars frames (`file`, `line_number`, `line`)."""
+
+    root: str
+    storage_options: Mapping[str, str] = field(default_factory=dict)
+    block_bytes: int = DEFAULT_BLOCK_BYTES
+    counters: ReadCounters = field(default_factory=ReadCounters)
+
+    def _fs(self) -> tuple[fsspec.AbstractFileSystem, str]:
+        options = resolve_storage_options(self.root, self.storage_options)
+        return fsspec.core.url_to_fs(self.root, **options)
+
+    def day_files(self, day: date) -> list[str]:
+        """Every file of `<root>/YYYY-MM-DD/` (recursively), sorted, hidden files skipped."""
+        fs, base = self._fs()
+        folder = f"{base.rstrip('/')}/{day.isoformat()}"
+        try:
+            found = fs.find(folder)
+        except FileNotFoundError:
+            found = []
+        files = sorted(p for p in found if not p.rsplit("/", 1)[-1].startswith("."))
+        return [self._url(fs, p) for p in files]
+
+    def day_bytes(self, files: list[str]) -> int:
+        """Stored size of the files (compressed size for .gz)."""
+        fs, _ = self._fs()
+        return sum(int(fs.size(self._path(p)) or 0) for p in files)
+
+    def _url(self, fs: fsspec.AbstractFileSystem, path: str) -> str:
+        return path if "://" not in self.root else f"{self.root.split('://', 1)[0]}://{path}"
+
+    def _path(self, url: str) -> str:
+        return url.split("://", 1)[1] if "://" in url else url
+
+    def blocks(self, url: str) -> Iterator[pl.DataFrame]:
+        """Lines of one file in blocks; line numbers are 1-based within the file."""
+        fs, _ = self._fs()
+        self.counters.files += 1
+        first_line = 1
+        with fs.open(self._path(url), "rb", compression="infer") as handle:
+            for chunk in _line_blocks(handle, self.block_bytes):
+                self.counters.bytes_read += len(chunk)
+                frame = lines_frame(chunk, first_line)
+                first_line += frame.height
+                self.counters.lines += frame.height
+                yield frame.with_columns(pl.lit(url).alias("file"))
+
+
+def _line_blocks(handle, block_bytes: int) -> Iterator[bytes]:
+    """Blocks of whole lines (the last one may lack a final newline)."""
+    carry = b""
+    while True:
+        data = handle.read(block_bytes)
+        if not data:
+            break
+        data = carry + data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = data
+            continue
+        carry = data[cut + 1 :]
+        yield data[: cut + 1]
+    if carry:
+        yield carry
+
+
+def lines_frame(chunk: bytes, first_line: int = 1) -> pl.DataFrame:
+    """Bytes -> a `line` column. Invalid UTF-8 (corrupt writes) is replaced, not fatal: the line is
+    kept so the parser can reject it with a reason."""
+    try:
+        frame = pl.read_lines(chunk, row_index_name="line_number", row_index_offset=first_line)
+    except ComputeError:
+        text = chunk.decode("utf-8", errors="replace").encode("utf-8")
+        frame = pl.read_lines(text, row_index_name="line_number", row_index_offset=first_line)
+    return frame.with_columns(pl.col("line_number").cast(pl.Int64))

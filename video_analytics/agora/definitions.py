@@ -1,0 +1,82 @@
+"""Agora's contribution to the platform: assets, schedule, the log resource, demo steps and logs."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date
+
+import dagster as dg
+
+from video_analytics.agora import assets
+from video_analytics.agora.resources import AgoraLogsResource
+from video_analytics.demo_steps import DemoStep
+from video_analytics.settings import Settings, SettingsError
+
+DEMO_LINES_PER_DAY = 200_000
+
+DEMO_STEPS = (
+    DemoStep("Agora player logs", ("agora_session_stats", "agora_rejects", "agora_video_daily_stats"), True),
+)
+
+
+def storage_options() -> dict[str, str]:
+    raw = os.environ.get("AGORA_LOG_STORAGE_OPTIONS")
+    if not raw:
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"AGORA_LOG_STORAGE_OPTIONS is not valid JSON: {exc.msg}") from exc
+    if not isinstance(parsed, dict):
+        raise SettingsError("AGORA_LOG_STORAGE_OPTIONS must be a JSON object of fsspec options")
+    return {str(k): str(v) for k, v in parsed.items()}
+
+
+def resource(settings: Settings) -> AgoraLogsResource:
+    """The log root is read at run time (EnvVar): definitions load even where it is not set."""
+    return AgoraLogsResource(log_root=dg.EnvVar("AGORA_LOG_ROOT"), storage_options=storage_options())
+
+
+def build(settings: Settings) -> dg.Definitions:
+    return dg.Definitions(
+        assets=assets.assets,
+        schedules=assets.schedules,
+        resources={"agora_logs": resource(settings)},
+    )
+
+
+def demo_log_root(settings: Settings | None = None) -> str:
+    settings = settings or Settings.from_env()
+    return os.environ.get("AGORA_LOG_ROOT") or f"{settings.lake_root.rstrip('/')}/sandbox/agora_logs"
+
+
+def prepare_demo(days: list[date]) -> dict[str, str]:
+    """Generate the sandbox logs of the demo days (skipping days already there) and point Agora at them.
+
+    Deterministic: a day regenerates identically, so skipping existing days changes nothing.
+    """
+    from video_analytics.agora.client import LogReader
+
+    root = demo_log_root()
+    lines = int(os.environ.get("AGORA_DEMO_LINES", DEMO_LINES_PER_DAY))
+    options = storage_options()
+    reader = LogReader(root, options)
+    missing = [day for day in days if not reader.day_files(day)]
+    if len(missing) > 1:  # one process per core: generating is plain Python
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(os.cpu_count() or 1, mp_context=context) as pool:
+            list(pool.map(_write_demo_day, [(root, day, lines, options) for day in missing]))
+    else:
+        for day in missing:
+            _write_demo_day((root, day, lines, options))
+    return {"AGORA_LOG_ROOT": root}
+
+
+def _write_demo_day(job: tuple[str, date, int, dict[str, str]]) -> None:
+    from video_analytics.agora.generator import write_day
+
+    root, day, lines, options = job
+    write_day(root, day, lines, files=3, gzip_files=True, storage_options=options)

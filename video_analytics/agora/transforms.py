@@ -1,0 +1,557 @@
+"""Pure polars: player-log lines -> events (+ rejects) -> per-stream stats -> per-video daily stats.
+
+No I/O here; `engine.py` feeds these functions chunk by chunk. Every function is a vectorised polars
+expression over a whole chunk: there is no Python code per line.
+
+Where we deliberately differ from the original (pbs/agora-proc, see README section "Agora"):
+
+* timestamps keep their milliseconds (the original dropped them), so durations are fractional
+  seconds and events at the same second are ordered by time, then by file and line number;
+  logs are taken as UTC (the original left server-local time, with a TODO to convert);
+* an empty quoted value (`k=""`) is an empty value, it does not swallow the next pair;
+* `position_earliest_play` compares playhead positions as numbers, not strings;
+* the seek filter on `MediaBufferingEnd` works (the original's test was inverted and case-sensitive):
+  buffering flagged `x_after_seek=true` is seek latency, not rebuffering;
+* `position_latest_play` (lost to a Python slip in the original) is reported;
+* empty ids count as missing (the original only checked that the key exists).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+STARTED = "MediaStarted"
+ENDED = "MediaEnded"
+COMPLETED = "MediaCompleted"
+FAILED = "MediaFailed"
+INITIAL_START = "MediaInitialBufferStart"
+INITIAL_END = "MediaInitialBufferEnd"
+BUFFER_START = "MediaBufferingStart"
+BUFFER_END = "MediaBufferingEnd"
+SCRUB = "MediaScrub"
+QUALITY_AUTO = "MediaQualityChangeAuto"
+QUALITY_USER = "MediaQualityChange"
+
+#: Key length below which the tracking id is disambiguated by the video id (the original's rule).
+SHORT_TRACKING_ID = 30
+#: Playhead share of the duration from which a view counts as completed without MediaCompleted.
+COMPLETION_THRESHOLD = 95.0
+
+# output column -> keys that carry it in the text format (first present wins)
+TEXT_FIELDS: dict[str, tuple[str, ...]] = {
+    "event_type": ("event_type",),
+    "tracking_id": ("x_tracking_id",),
+    "tpmid": ("x_tpmid",),
+    "location_raw": ("x_video_location",),
+    "buffering_raw": ("x_buffering_length",),
+    "after_seek_raw": ("x_after_seek",),
+    "auto_raw": ("x_auto",),
+    "source": ("source_tag",),
+    "component": ("component",),
+    "client_id": ("client_id",),
+    "user_agent": ("x_useragent", "x_user_agent"),
+    "title": ("x_episode_title",),
+    "session_id": ("x_session_id",),
+    "video_length": ("x_video_length",),
+    "program": ("x_program_title",),
+    "producer": ("x_producer",),
+    "device_id": ("x_client_id",),
+}
+TEXT_KEYS = tuple(sorted({key for keys in TEXT_FIELDS.values() for key in keys}))
+# the fluentd JSON format (the original's master branch): same x_ keys, plus remote/agent/path
+JSON_FIELDS: dict[str, tuple[str, ...]] = {
+    **TEXT_FIELDS,
+    "client_id": ("remote",),
+    "user_agent": ("agent", "x_useragent", "x_user_agent"),
+}
+
+EVENT_COLUMNS = ("file", "line_number", "seq", "ts", *TEXT_FIELDS, "reject_reason")
+REJECT_SCHEMA = {
+    "date": pl.Date,
+    "file": pl.String,
+    "line_number": pl.Int64,
+    "reason": pl.String,
+    "line": pl.String,
+}
+#: Rejection reasons, grouped into the original's job counters.
+UNPARSABLE_REASONS = ("blank", "bad_timestamp", "no_payload", "invalid_json")
+KEYLESS_REASON = "keyless"
+BAD_DATA_REASON = "bad_buffering_length"
+
+
+def _non_empty(expr: pl.Expr) -> pl.Expr:
+    return pl.when(expr.str.len_bytes() > 0).then(expr)
+
+
+def _text_tokens(line: pl.Expr) -> pl.Expr:
+    """All `key=value` pairs of the keys we read, in one left-to-right regex pass per line.
+
+    Values are `"quoted"` (may be empty, may hold spaces) or bare (up to the next space). Tokenising
+    left to right, like the original, means a quoted value of one of these keys is consumed whole, so
+    ` key=` text inside it is not mistaken for a pair.
+    """
+    keys = "|".join(sorted(TEXT_KEYS, key=len, reverse=True))
+    return line.str.extract_all(rf' (?:{keys})=(?:"[^"]*"|\S*)')
+
+
+def _text_value(tokens: pl.Expr, key: str) -> pl.Expr:
+    """The value of `key` among the tokens (the last one wins, as in the original's dict); one pair
+    of surrounding quotes stripped; empty is null."""
+    prefix = f" {key}="
+    token = tokens.list.eval(pl.element().filter(pl.element().str.starts_with(prefix))).list.last()
+    return _non_empty(token.str.slice(len(prefix)).str.strip_prefix('"').str.strip_suffix('"'))
+
+
+def _json_value(line: pl.Expr, key: str) -> pl.Expr:
+    return _non_empty(line.str.json_path_match(f"$.{key}"))
+
+
+def _first_present(values: list[pl.Expr]) -> pl.Expr:
+    return values[0] if len(values) == 1 else pl.coalesce(values)
+
+
+def _timestamp(text: pl.Expr) -> pl.Expr:
+    """`YYYY-MM-DD HH:MM:SS[,mmm]` (or ISO `T`, `.mmm`, `Z`) -> Datetime(ms); null if unparsable."""
+    seconds = text.str.slice(0, 19).str.replace("T", " ", literal=True)
+    base = seconds.str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="ms", strict=False)
+    has_ms = text.str.slice(19, 1).is_in([",", "."])
+    millis = text.str.slice(20, 3).str.pad_end(3, "0").cast(pl.Int64, strict=False)
+    return base + pl.duration(milliseconds=pl.when(has_ms).then(millis).otherwise(0).fill_null(0))
+
+
+def _parse_text(lines: pl.LazyFrame) -> pl.LazyFrame:
+    line = pl.col("line")
+    marker = line.str.find("] ", literal=True)  # the payload starts after the first "] "
+    fields = [
+        _first_present([_text_value(pl.col("_tokens"), key) for key in keys]).alias(name)
+        for name, keys in TEXT_FIELDS.items()
+    ]
+    return (
+        lines.with_columns(
+            _timestamp(line).alias("ts"), marker.alias("_marker"), _text_tokens(line).alias("_tokens")
+        )
+        .with_columns(fields)
+        .drop("_tokens")
+        .with_columns(
+            pl.when(line.str.len_bytes() == 0)
+            .then(pl.lit("blank"))
+            .when(pl.col("ts").is_null())
+            .then(pl.lit("bad_timestamp"))
+            .when(pl.col("_marker").is_null())
+            .then(pl.lit("no_payload"))
+            .alias("_unparsable")
+        )
+        .drop("_marker")
+    )
+
+
+def _parse_json(lines: pl.LazyFrame) -> pl.LazyFrame:
+    line = pl.col("line")
+    fields = [
+        _first_present([_json_value(line, key) for key in keys]).alias(name)
+        for name, keys in JSON_FIELDS.items()
+    ]
+    time_text = line.str.json_path_match("$.time")
+    epoch = time_text.cast(pl.Float64, strict=False)
+    path = line.str.json_path_match("$.path")
+    return lines.with_columns(
+        pl.when(epoch.is_not_null())
+        .then(pl.from_epoch((epoch * 1000).cast(pl.Int64), time_unit="ms"))
+        .otherwise(_timestamp(time_text))
+        .alias("ts"),
+        *fields,
+    ).with_columns(
+        _non_empty(path.str.split("/").list.get(2, null_on_oob=True))
+        .fill_null(pl.col("source"))
+        .alias("source"),
+        pl.when(line.str.json_path_match("$").is_null())
+        .then(pl.lit("invalid_json"))
+        .when(pl.col("ts").is_null())
+        .then(pl.lit("bad_timestamp"))
+        .alias("_unparsable"),
+    )
+
+
+def parse_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """Lines (`line`, `file`, `line_number`, `seq`) -> one row per line with the parsed fields and a
+    `reject_reason` (null for a valid event). Text and fluentd JSON lines may be mixed freely."""
+    is_json = pl.col("line").str.starts_with("{")
+    parsed = pl.concat(
+        [_parse_text(lines.filter(~is_json)), _parse_json(lines.filter(is_json))], how="vertical"
+    )
+    buffering_ms = pl.col("buffering_raw").str.strip_chars().cast(pl.Int64, strict=False)
+    reason = (
+        pl.when(pl.col("_unparsable").is_not_null())
+        .then(pl.col("_unparsable"))
+        .when(pl.col("tracking_id").is_null() | pl.col("tpmid").is_null())
+        .then(pl.lit(KEYLESS_REASON))
+        .when(pl.col("buffering_raw").is_not_null() & (buffering_ms.is_null() | (buffering_ms < 0)))
+        .then(pl.lit(BAD_DATA_REASON))
+    )
+    return parsed.with_columns(reason.alias("reject_reason")).select(*EVENT_COLUMNS, "line")
+
+
+def stream_key() -> pl.Expr:
+    """The original's key: the tracking id, plus `-<x_tpmid>` when shorter than 30 characters."""
+    tracking = pl.col("tracking_id")
+    short = tracking.str.len_chars() < SHORT_TRACKING_ID
+    return pl.when(short).then(pl.concat_str(tracking, pl.lit("-"), pl.col("tpmid"))).otherwise(tracking)
+
+
+def _keyed(parsed: pl.LazyFrame) -> pl.LazyFrame:
+    """Valid lines plus bad-data lines (`bad`), keyed, in delivery (file, line) order."""
+    keep = pl.col("reject_reason").is_null() | (pl.col("reject_reason") == BAD_DATA_REASON)
+    return (
+        parsed.filter(keep)
+        .sort("seq")
+        .with_columns(
+            stream_key().alias("key"),
+            (pl.col("reject_reason") == BAD_DATA_REASON).fill_null(False).alias("bad"),
+        )
+    )
+
+
+def events_frame(parsed: pl.LazyFrame) -> pl.LazyFrame:
+    """The compact typed events the per-stream walk needs (descriptive text lives in `attributes_frame`,
+    so a day's events stay small). Bad-data events are kept, flagged, and ignored by the walk."""
+    return _keyed(parsed).select(
+        "key",
+        "seq",
+        "ts",
+        pl.col("event_type").cast(pl.Categorical),
+        "bad",
+        pl.col("location_raw").cast(pl.Float64, strict=False).alias("location"),
+        pl.col("buffering_raw").str.strip_chars().cast(pl.Int64, strict=False).alias("buffering_ms"),
+        (pl.col("after_seek_raw").str.to_lowercase() == "true").fill_null(False).alias("after_seek"),
+        (pl.col("auto_raw").str.to_lowercase() == "true").fill_null(False).alias("auto"),
+    )
+
+
+def attributes_frame(parsed: pl.LazyFrame) -> pl.LazyFrame:
+    """Per stream, within one block: the first non-empty descriptive values in delivery order (the
+    original's rule; bad-data events included, as the original captured them before its check),
+    the first video id of a good event, and the id range to detect a mismatch."""
+    good_tpmid = pl.col("tpmid").filter(~pl.col("bad"))
+    return (
+        _keyed(parsed)
+        .with_columns(pl.col("session_id").str.to_lowercase())
+        .group_by("key", maintain_order=True)
+        .agg(
+            pl.col("tracking_id").first(),
+            *[pl.col(c).drop_nulls().first() for c in (*DESCRIPTIVE, *QOE_EXTRA)],
+            good_tpmid.first().alias("media_id"),
+            good_tpmid.min().alias("_tpmid_min"),
+            good_tpmid.max().alias("_tpmid_max"),
+        )
+    )
+
+
+def merge_attributes(blocks: pl.DataFrame) -> pl.DataFrame:
+    """Combine per-block attributes (`block` column gives delivery order) into one row per stream."""
+    return (
+        blocks.sort("block")
+        .group_by("key")
+        .agg(
+            pl.col("tracking_id").first(),
+            *[pl.col(c).drop_nulls().first() for c in (*DESCRIPTIVE, *QOE_EXTRA, "media_id")],
+            (pl.col("_tpmid_min").min() != pl.col("_tpmid_max").max())
+            .fill_null(False)
+            .alias("media_id_mismatch"),
+        )
+    )
+
+
+def rejects_frame(parsed: pl.LazyFrame, day: pl.Expr) -> pl.LazyFrame:
+    """Rejected lines in file order, with their reason and the raw text."""
+    return (
+        parsed.filter(pl.col("reject_reason").is_not_null())
+        .sort("seq")
+        .select(
+            day.alias("date"),
+            "file",
+            pl.col("line_number").cast(pl.Int64),
+            pl.col("reject_reason").alias("reason"),
+            "line",
+        )
+    )
+
+
+# --- per stream ------------------------------------------------------------------------------------
+
+DESCRIPTIVE = ("source", "component", "client_id", "user_agent", "title", "session_id", "video_length")
+QOE_EXTRA = ("program", "producer", "device_id")
+
+
+def _millis(delta: pl.Expr) -> pl.Expr:
+    """Durations are summed as integer milliseconds (exact, order-independent), then shown in s."""
+    return delta.dt.total_milliseconds()
+
+
+def _intervals(events: pl.DataFrame, starts: list[str], ends: list[str], close_at_last: bool) -> pl.DataFrame:
+    """The original's playing-duration walk, vectorised: the first start after an end opens an
+    interval, the next end closes it; ends with no open interval are ignored. A trailing open
+    interval is dropped (original) or closed at the stream's last event (`close_at_last`)."""
+    good = events.filter(~pl.col("bad"))
+    last = good.group_by("key").agg(pl.col("ts").max().alias("_last"))
+    marks = good.filter(pl.col("event_type").is_in(starts + ends)).with_columns(
+        pl.col("event_type").is_in(ends).alias("_end")
+    )
+    segments = (
+        marks.with_columns((pl.col("_end").cum_sum().over("key") - pl.col("_end")).alias("_seg"))
+        .group_by("key", "_seg")
+        .agg(
+            pl.col("ts").filter(~pl.col("_end")).min().alias("_open"),
+            pl.col("ts").filter(pl.col("_end")).first().alias("_close"),
+        )
+        .join(last, on="key", how="left")
+    )
+    close = pl.col("_close")
+    if close_at_last:
+        close = close.fill_null(pl.col("_last"))
+    return segments.group_by("key").agg((_millis(close - pl.col("_open")).sum() / 1000.0).alias("seconds"))
+
+
+def _pairs(events: pl.DataFrame, after_seek: bool) -> pl.DataFrame:
+    """Buffering Start/End pairs of one kind (rebuffer or seek stall), with the original's validity
+    rules: a second Start before an End, an End without a Start, a playhead move between them or an
+    End before its Start make the stream's buffering_length unknown (None)."""
+    kind = events.filter(
+        ~pl.col("bad")
+        & pl.col("event_type").is_in([BUFFER_START, BUFFER_END])
+        & (pl.col("after_seek") == after_seek)
+    )
+    prev = [pl.col(c).shift(1).over("key").alias(f"_prev_{c}") for c in ("event_type", "ts", "location")]
+    is_end = pl.col("event_type") == BUFFER_END
+    paired = is_end & (pl.col("_prev_event_type") == BUFFER_START).fill_null(False)
+    broken = (
+        pl.when(is_end)
+        .then(
+            ~paired
+            | ~pl.col("location").eq_missing(pl.col("_prev_location"))
+            | (pl.col("ts") < pl.col("_prev_ts")).fill_null(False)
+        )
+        .otherwise((pl.col("_prev_event_type") == BUFFER_START).fill_null(False))
+    )
+    duration = pl.when(paired & (pl.col("ts") >= pl.col("_prev_ts"))).then(
+        _millis(pl.col("ts") - pl.col("_prev_ts"))
+    )
+    return (
+        kind.with_columns(prev)
+        .with_columns(duration.alias("_duration"), broken.alias("_broken"), paired.alias("_paired"))
+        .group_by("key")
+        .agg(
+            (pl.col("event_type") == BUFFER_START).sum().alias("starts"),
+            is_end.sum().alias("ends"),
+            (pl.col("_duration").sum() / 1000.0).alias("duration"),
+            pl.col("_duration").count().alias("pairs"),
+            (pl.col("_duration").mean() / 1000.0).alias("mean"),
+            pl.col("_broken").any().alias("broken"),
+            (is_end & pl.col("auto")).any().alias("auto"),
+        )
+    )
+
+
+def _per_stream(events: pl.DataFrame) -> pl.DataFrame:
+    """Everything that is a plain aggregation over one stream's events (time order)."""
+    good = ~pl.col("bad")
+    etype = pl.col("event_type")
+    ts_good = pl.col("ts").filter(good)
+
+    def ts_of(*types: str) -> pl.Expr:
+        return pl.col("ts").filter(good & etype.is_in(types))
+
+    location_of = pl.col("location").filter(good & etype.is_in([ENDED, COMPLETED]))
+    first_initial_end = pl.col("buffering_ms").filter(good & (etype == INITIAL_END)).first()
+    return events.group_by("key").agg(
+        ts_good.min().alias("earliest_time"),
+        ts_good.max().alias("latest_time"),
+        etype.filter(good).first().alias("first_event_type"),
+        etype.filter(good).last().alias("last_event_type"),
+        (good & etype.is_in([ENDED, COMPLETED])).any().alias("_ended"),
+        (good & (etype == STARTED)).any().alias("_started_event"),
+        (good & (etype == COMPLETED)).any().alias("finished_playback"),
+        (good & (etype == BUFFER_START)).sum().alias("buffer_start_events"),
+        pl.col("location").filter(good & (etype == STARTED)).min().alias("position_earliest_play"),
+        location_of.max().alias("position_latest_play"),
+        pl.col("buffering_ms")
+        .filter(good & (etype == INITIAL_END))
+        .fill_null(0)
+        .sum()
+        .alias("initial_buffering_length"),
+        (good & (etype == QUALITY_AUTO)).sum().alias("auto_bitrate_events"),
+        (good & (etype == QUALITY_USER)).sum().alias("user_bitrate_events"),
+        (good & (etype == SCRUB)).sum().alias("seek_count"),
+        pl.col("location").filter(good).max().alias("_max_location"),
+        ts_of(INITIAL_END, STARTED).min().alias("_first_frame"),
+        ts_of(INITIAL_START).min().alias("_first_request"),
+        ts_of(INITIAL_END).min().alias("_initial_end"),
+        first_initial_end.alias("_startup_client_ms"),
+        ts_of(FAILED).min().alias("_first_failure"),
+        ts_of(FAILED).max().alias("_last_failure"),
+    )
+
+
+def session_stats(events: pl.DataFrame, attributes: pl.DataFrame) -> pl.DataFrame:
+    """One row per stream with the original's output columns (same names and meaning, defects fixed)
+    and the QoE metrics of QOE.md. `events`: `events_frame` rows of whole streams, any order;
+    `attributes`: their `merge_attributes`."""
+    if events.height == 0:
+        return empty_sessions()
+    events = events.with_columns(pl.col("event_type").cast(pl.String)).sort("key", "ts", "seq")
+    base = _per_stream(events).join(attributes, on="key", how="left")
+    playing = _intervals(events, [STARTED, INITIAL_START], [ENDED, COMPLETED], close_at_last=False)
+    watch = _intervals(events, [STARTED, INITIAL_START], [ENDED, COMPLETED, FAILED], close_at_last=True)
+    rebuffer = _pairs(events, after_seek=False)
+    seek = _pairs(events, after_seek=True)
+    joined = (
+        base.join(playing.rename({"seconds": "_playing"}), on="key", how="left")
+        .join(watch.rename({"seconds": "_watch"}), on="key", how="left")
+        .join(rebuffer.rename(lambda c: c if c == "key" else f"_rb_{c}"), on="key", how="left")
+        .join(seek.rename(lambda c: c if c == "key" else f"_sk_{c}"), on="key", how="left")
+    )
+    return joined.select(_session_columns()).sort("key")
+
+
+def _session_columns() -> list[pl.Expr]:
+    started = pl.col("_first_frame").is_not_null()
+    failed = pl.col("_first_failure").is_not_null()
+    startup_ms = pl.when(started).then(
+        pl.col("_startup_client_ms")
+        .cast(pl.Float64)
+        .fill_null(
+            (pl.col("_initial_end") - pl.col("_first_request")).dt.total_milliseconds().cast(pl.Float64)
+        )
+    )
+    rebuffer_s = pl.col("_rb_duration").fill_null(0.0)
+    seek_s = pl.col("_sk_duration").fill_null(0.0)
+    watch_s = pl.col("_watch").fill_null(0.0)
+    video_length = pl.col("video_length").cast(pl.Float64, strict=False)
+    percent = pl.min_horizontal(pl.col("_max_location") / video_length * 100.0, pl.lit(100.0))
+    percent = pl.when(video_length > 0).then(percent)
+    return [
+        "key",
+        "tracking_id",
+        "media_id",
+        "earliest_time",
+        "latest_time",
+        pl.when(pl.col("_ended"))
+        .then(False)
+        .when(pl.col("_started_event"))
+        .then(True)
+        .otherwise(None)
+        .alias("incomplete_stream"),
+        "finished_playback",
+        "first_event_type",
+        "last_event_type",
+        pl.col("buffer_start_events").cast(pl.Int64),
+        pl.when(pl.col("_playing") > 0).then(pl.col("_playing")).alias("playing_duration"),
+        "source",
+        "component",
+        pl.col("_rb_auto").fill_null(False).alias("auto_bitrate"),
+        "client_id",
+        "user_agent",
+        "title",
+        "session_id",
+        "video_length",
+        "position_earliest_play",
+        "position_latest_play",
+        pl.col("_rb_ends").fill_null(0).cast(pl.Int64).alias("buffering_events"),
+        pl.when(~pl.col("_rb_broken").fill_null(False) & (pl.col("_rb_pairs") > 0))
+        .then(pl.col("_rb_duration"))
+        .alias("buffering_length"),
+        pl.col("initial_buffering_length").cast(pl.Int64),
+        pl.col("auto_bitrate_events").cast(pl.Int64),
+        pl.col("user_bitrate_events").cast(pl.Int64),
+        *[pl.lit(None, dtype=pl.String).alias(c) for c in GEO_COLUMNS],
+        "media_id_mismatch",
+        pl.col("program").alias("program_title"),
+        "producer",
+        pl.col("device_id").alias("x_client_id"),
+        # QoE (QOE.md)
+        started.alias("started"),
+        startup_ms.alias("startup_time_ms"),
+        (failed & (~started | (pl.col("_first_failure") < pl.col("_first_frame")))).alias(
+            "video_start_failure"
+        ),
+        (~started & ~failed).alias("exit_before_video_start"),
+        (started & (pl.col("_last_failure") >= pl.col("_first_frame")).fill_null(False)).alias(
+            "playback_failure"
+        ),
+        pl.col("_rb_starts").fill_null(0).cast(pl.Int64).alias("rebuffer_count"),
+        rebuffer_s.alias("rebuffer_duration"),
+        pl.col("seek_count").cast(pl.Int64),
+        pl.col("_sk_mean").alias("seek_latency"),
+        watch_s.alias("watch_time"),
+        pl.max_horizontal(
+            watch_s - rebuffer_s - seek_s - (startup_ms.fill_null(0.0) / 1000.0), pl.lit(0.0)
+        ).alias("playing_time"),
+        (pl.col("finished_playback") | (percent >= COMPLETION_THRESHOLD).fill_null(False)).alias("completed"),
+        percent.alias("completion_percent"),
+    ]
+
+
+GEO_COLUMNS = (
+    "isp_name",
+    "geo_city",
+    "geo_longitude",
+    "geo_latitude",
+    "geo_postal_code",
+    "geo_metro_code",
+    "geo_country_code",
+    "geo_country_name",
+)
+
+
+_PARSED_SCHEMA = {"line_number": pl.Int64, "seq": pl.Int64, "ts": pl.Datetime("ms")}
+
+
+def parsed_sessions(parsed: pl.DataFrame) -> pl.DataFrame:
+    """`session_stats` of one parsed frame holding whole streams (tests, small inputs)."""
+    attributes = attributes_frame(parsed.lazy()).with_columns(pl.lit(0).alias("block")).collect()
+    return session_stats(events_frame(parsed.lazy()).collect(), merge_attributes(attributes))
+
+
+def empty_sessions() -> pl.DataFrame:
+    """The output schema for a day without events, derived from one synthetic line."""
+    row: dict = {c: None for c in (*EVENT_COLUMNS, "line")}
+    row.update(seq=0, tracking_id="probe", tpmid="1", event_type=STARTED)
+    probe = pl.DataFrame([row], schema={c: _PARSED_SCHEMA.get(c, pl.String) for c in row})
+    return parsed_sessions(probe).clear()
+
+
+# --- per video and day -----------------------------------------------------------------------------
+
+
+def video_daily_stats(sessions: pl.DataFrame) -> pl.DataFrame:
+    """Per video (`x_tpmid`) and day: Mux/Conviva-style aggregates, ratios of sums, percentiles of
+    startup over started views. Failure/EBVS/completion percentages use all views as denominator."""
+    watch = pl.col("watch_time").sum()
+
+    def percent(flag: str) -> pl.Expr:
+        return pl.col(flag).cast(pl.Float64).mean() * 100.0
+
+    return (
+        sessions.group_by("date", pl.col("media_id").alias("x_tpmid"))
+        .agg(
+            pl.col("program_title").drop_nulls().first(),
+            pl.col("producer").drop_nulls().first(),
+            pl.col("title").drop_nulls().first(),
+            pl.len().alias("views"),
+            pl.col("x_client_id").n_unique().alias("unique_clients"),
+            pl.col("startup_time_ms").median().alias("startup_time_median_ms"),
+            pl.col("startup_time_ms").quantile(0.95, interpolation="linear").alias("startup_time_p95_ms"),
+            pl.when(watch > 0)
+            .then(pl.col("rebuffer_duration").sum() / watch * 100.0)
+            .alias("rebuffer_percentage"),
+            pl.when(watch > 0)
+            .then(pl.col("rebuffer_count").sum() / (watch / 60.0))
+            .alias("rebuffer_frequency_per_minute"),
+            percent("video_start_failure").alias("video_start_failure_percentage"),
+            percent("exit_before_video_start").alias("exits_before_video_start_percentage"),
+            percent("playback_failure").alias("playback_failure_percentage"),
+            percent("completed").alias("completion_percentage"),
+            (watch / 3600.0).alias("watch_hours"),
+            (pl.col("playing_time").sum() / 3600.0).alias("playing_hours"),
+        )
+        .sort("date", "x_tpmid")
+    )
