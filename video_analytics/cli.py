@@ -29,12 +29,24 @@ def _ui(args: argparse.Namespace) -> int:
     if os.environ["VIDEO_ANALYTICS_PROFILE"] != "sandbox":
         return subprocess.call(command)
     with Sandbox() as sandbox:
-        env = {**os.environ, **sandbox.env()}
+        env = {**sandbox_env(), **os.environ, **sandbox.env()}
         print(f"sandbox up; Dagster UI on http://{args.host}:{args.port}", flush=True)
         try:
             return subprocess.call(command, env=env)
         except KeyboardInterrupt:
             return 0
+
+
+def sandbox_env() -> dict[str, str]:
+    """Settings sources need in the sandbox besides the simulators' (e.g. where generated logs live)."""
+    from video_analytics.definitions import SOURCES
+    from video_analytics.settings import Settings
+
+    settings, env = Settings.from_env(), {}
+    for source in SOURCES:
+        if hasattr(source, "sandbox_env"):
+            env.update(source.sandbox_env(settings))
+    return env
 
 
 def _sql(args: argparse.Namespace) -> int:

@@ -22,7 +22,8 @@ def demo(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     os.environ.update({"DAGSTER_HOME": str(root / "home"), "VIDEO_ANALYTICS_DATA_DIR": str(root / "data")})
-    for name in ("BRIGHTCOVE_ACCOUNTS", "VIDEO_ANALYTICS_PG_URL"):
+    os.environ["AGORA_DEMO_LINES"] = "20000"  # the real demo's 200,000 a day belong to `make demo`
+    for name in ("BRIGHTCOVE_ACCOUNTS", "VIDEO_ANALYTICS_PG_URL", "AGORA_LOG_ROOT"):
         os.environ.pop(name, None)
     os.chdir(root)
     lines: list[str] = []
@@ -122,3 +123,12 @@ def test_ui_graphql_shows_the_assets_and_the_demo_materializations(demo):
     assert nodes[("daily_video_metrics",)] is True and nodes[("cms_videos",)] is False
     partitions = {m["partition"] for m in body["data"]["assetOrError"]["assetMaterializations"]}
     assert len(partitions) == 3
+
+
+def test_ui_in_the_sandbox_reads_the_logs_the_demo_generated(demo, monkeypatch):
+    root, _, _ = demo
+    monkeypatch.setenv("VIDEO_ANALYTICS_DATA_DIR", str(root / "data"))
+    monkeypatch.delenv("AGORA_LOG_ROOT", raising=False)
+    log_root = Path(cli.sandbox_env()["AGORA_LOG_ROOT"])
+    assert log_root.is_relative_to(root / "data")
+    assert len(list(log_root.glob("*-*-*"))) >= 3, "the demo's day folders are where the UI will read"

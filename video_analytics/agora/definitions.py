@@ -53,6 +53,11 @@ def demo_log_root(settings: Settings | None = None) -> str:
     return os.environ.get("AGORA_LOG_ROOT") or f"{settings.lake_root.rstrip('/')}/sandbox/agora_logs"
 
 
+def sandbox_env(settings: Settings) -> dict[str, str]:
+    """For `video-analytics ui` in the sandbox: read the logs the demo generated."""
+    return {"AGORA_LOG_ROOT": demo_log_root(settings)}
+
+
 def prepare_demo(days: list[date]) -> dict[str, str]:
     """Generate the sandbox logs of the demo days (skipping days already there) and point Agora at them.
 
