@@ -23,7 +23,6 @@ from video_analytics.http import (
     OAuthClientCredentials,
     ResponseFormatError,
     RetryPolicy,
-    iter_offset_pages,
 )
 
 log = logging.getLogger(__name__)
@@ -149,11 +148,15 @@ class BrightcoveClient:
         """Every video of the account matching `q`, each once."""
         expected = self.count_videos(account_id, q)
         videos: dict[str, dict[str, Any]] = {}
-        pages = iter_offset_pages(
-            lambda offset, _limit: self._videos_page(account_id, q, "created_at", offset), CMS_PAGE_SIZE
-        )
-        for page in pages:
+        offset = 0
+        while True:
+            # Pages may hold fewer than `limit` items mid-listing, so a short page ends the listing only
+            # once the count is reached (an empty one always does); past the count, full pages go on.
+            page = self._videos_page(account_id, q, "created_at", offset)
             videos.update((v["id"], v) for v in page)
+            offset += CMS_PAGE_SIZE
+            if not page or (offset >= expected and len(page) < CMS_PAGE_SIZE):
+                break
         # Videos edited while we paged can move between pages: re-read the most recently updated.
         videos.update((v["id"], v) for v in self._videos_page(account_id, q, "-updated_at", 0))
         log.info(

@@ -118,6 +118,7 @@ class BrightcoveKnobs:
     oauth_error_status: int = 401
     oauth_error_body: dict[str, Any] | None = None
     count_overestimate: int = 0  # counts "should err on the side of overestimation"
+    short_pages: bool = False  # "some pages may hold fewer than `limit` items": every page lacks one
     provisional_days: int = 3
     inflight_429: bool = True
     serialize_per_account: bool = True
@@ -824,7 +825,10 @@ class BrightcoveSimulator(BaseSimulator):
             raise ApiError(400, "BAD_VALUE", f"limit must be between 1 and 100, got {limit}")
         offset = _int_param(params, "offset", 0)
         ordered = _cms_sort(matches, params.get("sort") or "-updated_at")
-        return JSONResponse(ordered[offset : offset + limit])
+        page = ordered[offset : offset + limit]
+        if self.knobs.short_pages:  # short pages mid-listing; the next page still starts at offset + limit
+            page = [video for position, video in enumerate(page) if position != 3]
+        return JSONResponse(page)
 
     def _counts(self, request: Request) -> Response:
         return JSONResponse({"count": len(self._search(request)) + self.knobs.count_overestimate})
