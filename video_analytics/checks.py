@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import dagster as dg
 import polars as pl
 
 
 def references_check(
-    check_name: str, frame: pl.DataFrame, column: str, known: pl.Series, description: str
+    check_name: str,
+    frame: pl.DataFrame,
+    key: str | Sequence[str],
+    known: pl.Series | pl.DataFrame,
+    description: str,
 ) -> dg.AssetCheckResult:
-    """Warn when values of `frame[column]` are missing from `known` (a dimension's keys).
+    """Warn when keys of `frame` are missing from `known` (a dimension's keys, same column names).
 
     A warning, not a failure: facts usually arrive before the next refresh of their dimension, and
     dropping them would lose data; the examples tell the user which keys to look for.
     """
-    missing = frame.filter(~pl.col(column).is_in(known.implode()))[column].unique().sort()
-    examples = ", ".join(missing.head(10).cast(pl.String))
+    columns = [key] if isinstance(key, str) else list(key)
+    known_keys = known.to_frame(columns[0]) if isinstance(known, pl.Series) else known.select(columns)
+    missing = frame.select(columns).unique().join(known_keys.unique(), on=columns, how="anti").sort(columns)
+    examples = ", ".join(":".join(str(value) for value in row) for row in missing.head(10).iter_rows())
     return dg.AssetCheckResult(
         check_name=check_name,
-        passed=missing.len() == 0,
+        passed=missing.height == 0,
         severity=dg.AssetCheckSeverity.WARN,
         description=description,
-        metadata={f"missing_{column}s": missing.len(), "examples": examples},
+        metadata={f"missing_{columns[-1]}s": missing.height, "examples": examples},
     )

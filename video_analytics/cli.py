@@ -67,7 +67,7 @@ def _sql(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from video_analytics.export import export_table
 
-    rows = export_table(args.table, args.out, start=args.start, end=args.end, channel=args.channel)
+    rows = export_table(args.table, args.out, start=args.start, end=args.end, channels=args.channel or ())
     print(f"wrote {rows} rows to {args.out}")
     return 0
 
@@ -100,7 +100,9 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("out", help="OUT.csv or OUT.parquet")
     export.add_argument("--start", required=True)
     export.add_argument("--end", required=True)
-    export.add_argument("--channel")
+    export.add_argument(
+        "--channel", action="append", help="keep this channel (repeat for several, e.g. the research group)"
+    )
     export.set_defaults(run=_export)
     ddl = commands.add_parser("redshift-ddl", help="CREATE EXTERNAL SCHEMA over the Glue-catalogued lake")
     ddl.set_defaults(run=_redshift_ddl)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+import sys
+from collections.abc import Sequence
+from datetime import date, timedelta
 
 import polars as pl
 
 from video_analytics.settings import Settings
-from video_analytics.storage.parquet import read_table
+from video_analytics.storage.parquet import list_partitions, read_table
 
 
 def export_table(
@@ -16,27 +18,52 @@ def export_table(
     *,
     start: str,
     end: str,
-    channel: str | None = None,
+    channels: Sequence[str] = (),
     settings: Settings | None = None,
+    warn=lambda message: print(message, file=sys.stderr),
 ) -> int:
     """Write rows of `table` dated start..end (inclusive) to OUT.csv or OUT.parquet; returns the row count.
 
     Unlike the original concatenation, rows come from one partitioned table, so years never overlap
-    and a re-exported range never holds a row twice.
+    and a re-exported range never holds a row twice. Days of the range that were never materialized
+    are named in a warning rather than silently missing; an unknown channel is an error.
     """
-    if date.fromisoformat(start) > date.fromisoformat(end):
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    if first > last:
         raise ValueError(f"--start {start} is after --end {end}")
     if not out.endswith((".csv", ".parquet")):
         raise ValueError(f"{out}: the output must end in .csv or .parquet")
     settings = settings or Settings.from_env()
     frame = read_table(settings.lake_root, table, start=start, end=end)
-    if channel:
-        if "channel" not in frame.columns:
-            raise ValueError(f"{table} has no channel column")
-        frame = frame.filter(pl.col("channel") == channel)
+    if channels:
+        frame = _only_channels(frame, table, channels)
+    _warn_missing_days(settings.lake_root, table, first, last, warn)
     frame = frame.sort([c for c in ("date", "channel", "account_id", "video_id") if c in frame.columns])
     if out.endswith(".csv"):
         frame.write_csv(out)
     else:
         frame.write_parquet(out)
     return frame.height
+
+
+def _only_channels(frame: pl.DataFrame, table: str, channels: Sequence[str]) -> pl.DataFrame:
+    if "channel" not in frame.columns:
+        raise ValueError(f"{table} has no channel column")
+    known = set(frame["channel"].unique().to_list())
+    unknown = sorted(set(channels) - known)
+    if unknown and frame.height:
+        raise ValueError(
+            f"no channel {', '.join(unknown)} in {table}; its channels: {', '.join(sorted(known))}"
+        )
+    return frame.filter(pl.col("channel").is_in(list(channels)))
+
+
+def _warn_missing_days(root: str, table: str, first: date, last: date, warn) -> None:
+    present = set(list_partitions(root, table))
+    if not present:
+        return  # an unpartitioned table
+    days = ((first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1))
+    missing = [day for day in days if day not in present]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        warn(f"warning: {len(missing)} day(s) of {table} were never materialized: {shown}")

@@ -82,3 +82,10 @@ def test_daily_schedule_repulls_the_three_provisional_days_in_one_run():
     assert request.tags["dagster/asset_partition_range_start"] == "2024-05-07"
     assert request.tags["dagster/asset_partition_range_end"] == "2024-05-09"
     assert request.run_key == "brightcove-2024-05-09"
+
+
+def test_daily_schedule_refreshes_the_catalogue_with_the_metrics():
+    defs = build_definitions(Settings())
+    job = defs.resolve_job_def(defs.resolve_schedule_def("brightcove_daily").job_name)
+    selected = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
+    assert {"cms_videos", "daily_video_metrics", "recently_viewed_videos"} <= selected

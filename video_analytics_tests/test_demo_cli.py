@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -132,3 +133,42 @@ def test_ui_in_the_sandbox_reads_the_logs_the_demo_generated(demo, monkeypatch):
     log_root = Path(cli.sandbox_env()["AGORA_LOG_ROOT"])
     assert log_root.is_relative_to(root / "data")
     assert len(list(log_root.glob("*-*-*"))) >= 3, "the demo's day folders are where the UI will read"
+
+
+def test_export_of_several_channels_warns_about_missing_days(demo, monkeypatch, tmp_path, capsys):
+    root, _, _ = demo
+    monkeypatch.setenv("VIDEO_ANALYTICS_DATA_DIR", str(root / "data"))
+    lake = pl.read_parquet(sorted((root / "data" / "daily_video_metrics").glob("date=*/part-0.parquet")))
+    first = sorted(lake["date"].unique())[0]
+    out = str(tmp_path / "research.csv")
+    args = [
+        "export",
+        "daily_video_metrics",
+        out,
+        "--start",
+        str(first - timedelta(days=2)),
+        "--end",
+        str(first),
+    ]
+    assert cli.main([*args, "--channel", "neo", "--channel", "research"]) == 0
+    exported = pl.read_csv(out)
+    expected = lake.filter(pl.col("channel").is_in(["neo", "research"]) & (pl.col("date") == first))
+    assert exported.height == expected.height > 0
+    assert "2 day(s) of daily_video_metrics were never materialized" in capsys.readouterr().err
+
+
+def test_export_of_an_unknown_channel_names_the_known_ones(demo, monkeypatch, tmp_path, capsys):
+    root, _, _ = demo
+    monkeypatch.setenv("VIDEO_ANALYTICS_DATA_DIR", str(root / "data"))
+    args = [
+        "export",
+        "daily_video_metrics",
+        str(tmp_path / "x.csv"),
+        "--start",
+        "2000-01-01",
+        "--end",
+        "2100-01-01",
+    ]
+    assert cli.main([*args, "--channel", "Research"]) == 2
+    err = capsys.readouterr().err
+    assert "no channel Research in daily_video_metrics" in err and "research_internal" in err

@@ -197,18 +197,19 @@ def daily_checks(frame: pl.DataFrame, cms: pl.DataFrame) -> Iterator[dg.AssetChe
     yield references_check(
         "videos_exist_in_cms",
         frame,
-        "video_id",
-        cms["id"],
+        ["account_id", "video_id"],
+        cms.select("account_id", pl.col("id").alias("video_id")),
         "Videos with analytics but absent from cms_videos: re-materialize cms_videos.",
     )
 
 
 @dg.schedule(
     cron_schedule="0 6 * * *",
-    target=[daily_video_metrics, recently_viewed_videos],
+    target=[cms_videos, daily_video_metrics, recently_viewed_videos],
     execution_timezone="UTC",
     name="brightcove_daily",
-    description="Every morning: re-pull the last three days (Brightcove's provisional window) in one run.",
+    description="Every morning, in one run: refresh the CMS catalogue (new videos), then re-pull the last "
+    "three days (Brightcove's provisional window).",
 )
 def brightcove_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     return trailing_days_request("brightcove", context.scheduled_execution_time, PROVISIONAL_DAYS)

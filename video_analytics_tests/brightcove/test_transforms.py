@@ -121,3 +121,25 @@ def test_recently_viewed_window_is_inclusive_and_ignores_zero_view_days():
     assert day10.rows() == [("a", date(2024, 1, 10), 5, date(2024, 1, 10))]
     day11 = frame.filter(pl.col("date") == date(2024, 1, 11))
     assert day11.rows() == [("a", date(2024, 1, 10), 2, date(2024, 1, 11))]
+
+
+def test_existence_check_matches_account_and_video():
+    from video_analytics.brightcove.assets import daily_checks
+
+    cms_frame = cms()  # both videos belong to account 1197194721001
+    rows = pl.DataFrame(
+        {
+            "account_id": ["1197194721001", "4413047246001"],
+            "video_id": ["111", "111"],  # the same id under another account is not that video
+            "date": [date(2024, 5, 1)] * 2,
+            "video_view": [1, 1],
+            "video_impression": [2, 2],
+            "play_rate": [0.5, 0.5],
+            **{c: [0, 0] for c in t.DEVICE_COLUMNS},
+        }
+    )
+    results = {r.check_name: r for r in daily_checks(rows, cms_frame)}
+    existence = results["videos_exist_in_cms"]
+    assert not existence.passed
+    assert existence.metadata["examples"].value == "4413047246001:111"
+    assert results["unique_account_video_date"].passed and results["counts_non_negative"].passed
