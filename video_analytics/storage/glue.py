@@ -6,11 +6,12 @@ the hive-partitioned files exactly as `ParquetLakeIOManager` does, then register
 or updated when its columns change) and every partition it has not seen yet, through the Glue API. The
 schema comes from the polars frame, so types are exact, not inferred.
 
-Table layout: the table's LOCATION is the folder the lake wrote (``<root>/<asset key path>``); the
-partition key is ``date`` (the ``date=YYYY-MM-DD`` folders). A ``date`` column inside the files is
-dropped from the table's columns, because Glue/Athena reject a column that is also a partition key
-(Spectrum reads the value from the partition). The table's name is the asset's ``warehouse_table``
-metadata (e.g. ``dim_media``), else the asset key joined with ``_``.
+Table layout: the table's LOCATION is the folder the lake wrote (``<root>/<lake_table>``, e.g.
+``<root>/dim_media/`` for Wistia, else ``<root>/<asset key path>``); the partition key is ``date`` (the
+``date=YYYY-MM-DD`` folders). A ``date`` column inside the files is dropped from the table's columns,
+because Glue/Athena reject a column that is also a partition key (Spectrum reads the value from the
+partition). The table's name is that folder path joined with ``_`` (``dim_media``), so the catalogue
+and the lake can never disagree.
 """
 
 from __future__ import annotations
@@ -133,44 +134,59 @@ class GlueCatalog:
         self.glue.update_table(DatabaseName=self.database, TableInput=table)
         return "updated"
 
-    def add_partitions(self, table: dict[str, Any], keys: Sequence[str]) -> int:
-        """Register the partitions among `keys` that Glue does not know yet; returns how many."""
-        existing: set[str] = set()
+    def add_partitions(self, table: dict[str, Any], keys: Sequence[str]) -> tuple[int, int]:
+        """Register the partitions among `keys` that Glue does not know yet, and point the known ones
+        whose LOCATION is not the table's folder (a lake that moved, e.g. Wistia's old
+        ``wistia_fact_events/`` to ``fact_events/``) at it; returns (added, relocated)."""
+        existing: dict[str, str] = {}
         for chunk in _chunks(sorted(keys)):
             found = self.glue.batch_get_partition(
                 DatabaseName=self.database,
                 TableName=table["Name"],
                 PartitionsToGet=[{"Values": [k]} for k in chunk],
             )
-            existing.update(p["Values"][0] for p in found.get("Partitions", []))
-        new = [k for k in sorted(keys) if k not in existing]
-        location = table["StorageDescriptor"]["Location"]
-        for chunk in _chunks(new):
-            inputs = [
-                {
-                    "Values": [key],
-                    "StorageDescriptor": {
-                        **table["StorageDescriptor"],
-                        "Location": f"{location}{PARTITION_KEY}={key}/",
-                    },
-                }
-                for key in chunk
-            ]
-            result = self.glue.batch_create_partition(
-                DatabaseName=self.database, TableName=table["Name"], PartitionInputList=inputs
+            existing.update(
+                (p["Values"][0], p.get("StorageDescriptor", {}).get("Location", ""))
+                for p in found.get("Partitions", [])
             )
-            errors = [
-                e
-                for e in result.get("Errors", [])
-                if e["ErrorDetail"]["ErrorCode"] != "AlreadyExistsException"
-            ]
-            if errors:
-                detail = errors[0]["ErrorDetail"]
-                raise RuntimeError(
-                    f"Glue refused {len(errors)} partitions of {self.database}.{table['Name']}: "
-                    f"{detail['ErrorCode']}: {detail.get('ErrorMessage', '')}"
-                )
-        return len(new)
+        new = [k for k in sorted(keys) if k not in existing]
+        moved = [k for k in sorted(existing) if existing[k] != _partition_location(table, k)]
+        for chunk in _chunks(new):
+            result = self.glue.batch_create_partition(
+                DatabaseName=self.database,
+                TableName=table["Name"],
+                PartitionInputList=[self._partition_input(table, key) for key in chunk],
+            )
+            self._raise_errors(table, result, ignore="AlreadyExistsException")
+        for chunk in _chunks(moved):
+            result = self.glue.batch_update_partition(
+                DatabaseName=self.database,
+                TableName=table["Name"],
+                Entries=[
+                    {"PartitionValueList": [key], "PartitionInput": self._partition_input(table, key)}
+                    for key in chunk
+                ],
+            )
+            self._raise_errors(table, result)
+        return len(new), len(moved)
+
+    @staticmethod
+    def _partition_input(table: dict[str, Any], key: str) -> dict[str, Any]:
+        descriptor = {**table["StorageDescriptor"], "Location": _partition_location(table, key)}
+        return {"Values": [key], "StorageDescriptor": descriptor}
+
+    def _raise_errors(self, table: dict[str, Any], result: dict[str, Any], ignore: str = "") -> None:
+        errors = [e for e in result.get("Errors", []) if e["ErrorDetail"]["ErrorCode"] != ignore]
+        if errors:
+            detail = errors[0]["ErrorDetail"]
+            raise RuntimeError(
+                f"Glue refused {len(errors)} partitions of {self.database}.{table['Name']}: "
+                f"{detail['ErrorCode']}: {detail.get('ErrorMessage', '')}"
+            )
+
+
+def _partition_location(table: dict[str, Any], key: str) -> str:
+    return f"{table['StorageDescriptor']['Location']}{PARTITION_KEY}={key}/"
 
 
 def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
@@ -193,9 +209,8 @@ class GlueCatalogedParquetIOManager(ParquetLakeIOManager):
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         super().handle_output(context, obj)
         frame = obj.collect() if isinstance(obj, pl.LazyFrame) else obj
-        key_path = self._key_path(context)
-        metadata = context.definition_metadata or {}
-        name = str(metadata.get("warehouse_table") or "_".join(key_path))
+        key_path = self._key_path(context)  # the folder the lake just wrote
+        name = "_".join(key_path)
         partitioned = context.has_asset_partitions
         table = table_input(
             name,
@@ -207,15 +222,18 @@ class GlueCatalogedParquetIOManager(ParquetLakeIOManager):
         catalog = self.catalog()
         catalog.ensure_database()
         action = catalog.upsert_table(table)
-        added = 0
+        added = relocated = 0
         if partitioned:  # the lake wrote a file for every partition of the run, empty ones included
-            added = catalog.add_partitions(table, list(context.asset_partition_keys))
-        context.log.info(f"glue {self.database}.{name}: table {action}, {added} new partitions")
+            added, relocated = catalog.add_partitions(table, list(context.asset_partition_keys))
+        context.log.info(
+            f"glue {self.database}.{name}: table {action}, {added} new partitions, {relocated} relocated"
+        )
         context.add_output_metadata(
             {
                 "glue_table": f"{self.database}.{name}",
                 "glue_table_action": action,
                 "glue_partitions_added": added,
+                "glue_partitions_relocated": relocated,
             }
         )
 

@@ -1,8 +1,9 @@
 """A Parquet "lake" IO manager: one file per daily partition, on local disk or S3.
 
 Layout: ``<root>/<asset/key/path>/date=YYYY-MM-DD/part-0.parquet`` for partitioned assets and
-``<root>/<asset/key/path>/part-0.parquet`` otherwise. The date column stays inside the files so any
-reader (polars, DuckDB, pandas) works without Hive partition parsing.
+``<root>/<asset/key/path>/part-0.parquet`` otherwise (asset metadata ``lake_table`` names another
+folder). The date column stays inside the files so any reader (polars, DuckDB, pandas) works without
+Hive partition parsing.
 
 Each file is replaced atomically (temp file + ``os.replace`` locally, one PUT on S3), so a crash or a
 re-run never leaves a half-written or appended partition behind.
@@ -24,6 +25,7 @@ from fsspec import AbstractFileSystem
 
 PART_FILE = "part-0.parquet"
 DEFAULT_PARTITION_COLUMN = "date"
+LAKE_TABLE = "lake_table"  # asset metadata: folder of the table under the root, instead of the key path
 _MAX_PARTITIONS_IN_METADATA = 31
 _KEY = "__lake_partition_key"
 _FETCH_WORKERS = 16
@@ -208,6 +210,19 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         return resolve_storage_options(self.root, self.storage_options)
 
     def _key_path(self, context: dg.OutputContext | dg.InputContext) -> list[str]:
+        """The table's folder: the asset's ``lake_table`` metadata if set, else its key path.
+
+        ``lake_table`` lets a source keep the folder names an existing consumer expects (Wistia's
+        ``dim_media/`` for Redshift Spectrum) while its asset keys stay unique in the platform. Inputs
+        take it from the upstream asset's definition, so readers find the folder the writer chose.
+        """
+        output = context.upstream_output if isinstance(context, dg.InputContext) else context
+        folder = ((output.definition_metadata if output else None) or {}).get(LAKE_TABLE)
+        if folder:
+            parts = str(folder).strip("/").split("/")
+            if any(part in ("", ".", "..") for part in parts):
+                raise ValueError(f"metadata {LAKE_TABLE}={folder!r} is not a relative folder name")
+            return parts
         return list(context.asset_key.path) if context.has_asset_key else list(context.get_identifier())
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:

@@ -30,7 +30,7 @@ import psycopg2.extras
 from dagster_aws.redshift import RedshiftClientResource
 from psycopg2 import sql
 
-from video_analytics.storage.parquet import DEFAULT_PARTITION_COLUMN, split_by_partition
+from video_analytics.storage.parquet import DEFAULT_PARTITION_COLUMN, LAKE_TABLE, split_by_partition
 
 Dialect = Literal["redshift", "postgres"]
 _PAGE = 1000  # rows per INSERT statement (Redshift caps a statement at 16 MB)
@@ -86,7 +86,11 @@ def rows(frame: pl.DataFrame) -> Iterator[tuple]:
 
 
 class RedshiftLoaderIOManager(dg.ConfigurableIOManager):
-    """Stores polars frames in native tables `<schema>.<warehouse_table>` and reads them back."""
+    """Stores polars frames in native tables `<schema>.<table>` and reads them back.
+
+    The table is named like the asset's lake folder (metadata ``lake_table``, e.g. ``dim_media``; else
+    the asset key joined with ``_``), so Spectrum over the lake and the native tables share names.
+    """
 
     redshift: RedshiftClientResource
     schema_name: str = "video_analytics"
@@ -106,8 +110,8 @@ class RedshiftLoaderIOManager(dg.ConfigurableIOManager):
         metadata = (
             context.upstream_output if isinstance(context, dg.InputContext) else context
         ).definition_metadata
-        key_path = context.asset_key.path
-        return str((metadata or {}).get("warehouse_table") or "_".join(key_path))
+        folder = str((metadata or {}).get(LAKE_TABLE) or "").strip("/")
+        return folder.replace("/", "_") if folder else "_".join(context.asset_key.path)
 
     def _partition_column(self, context: dg.OutputContext | dg.InputContext) -> str:
         output = context.upstream_output if isinstance(context, dg.InputContext) else context

@@ -14,6 +14,7 @@ import polars as pl
 
 from video_analytics.checks import references_check
 from video_analytics.partitions import daily_partitions, partition_days, trailing_days_request
+from video_analytics.storage.parquet import LAKE_TABLE
 from video_analytics.wistia import transforms
 from video_analytics.wistia.client import RETENTION_DAYS, WistiaClient
 from video_analytics.wistia.resources import WistiaResource
@@ -26,8 +27,9 @@ WORKERS = 4
 
 
 def table(name: str) -> dict[str, Any]:
-    """Asset metadata naming the warehouse table (Glue / Redshift) the seed gave it."""
-    return {"warehouse_table": name}
+    """Asset metadata naming the table the seed gave it (`dim_media`, …): the lake writes the folder
+    `<root>/<name>/` (the original's S3 prefixes), and Glue and the Redshift loader use the same name."""
+    return {LAKE_TABLE: name}
 
 
 def per_media(client: WistiaClient, media_ids: list[str], fetch: Callable[[str], Any]) -> dict[str, Any]:

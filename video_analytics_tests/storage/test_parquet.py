@@ -194,6 +194,45 @@ def test_missing_upstream_partition(tmp_path: Path) -> None:
     assert seen["events"].height == 4
 
 
+def test_lake_table_metadata_names_the_folder_for_writers_and_readers(tmp_path: Path) -> None:
+    upstream, seen = events_asset(rows, metadata={"lake_table": "fact_events"}), {}
+    written = run([upstream], str(tmp_path), span=("2024-01-01", "2024-01-04"))
+    assert files_under(tmp_path) == [f"fact_events/date=2024-01-0{d}/part-0.parquet" for d in range(1, 5)]
+    event = written.get_asset_materialization_events()[0].materialization
+    assert event.metadata["path"].value == f"{tmp_path}/fact_events"
+    # Another run loads the upstream from the lake: the reader must find the folder the writer chose.
+    consumer = _window_consumer(seen)
+    assert run([upstream, consumer], str(tmp_path), key="2024-01-04", selection=["four_day_window"]).success
+    assert seen["events"].sort("date", "video_id").equals(rows([f"2024-01-0{d}" for d in range(1, 5)]))
+    assert (tmp_path / "four_day_window" / "date=2024-01-04" / "part-0.parquet").exists()
+    assert not (tmp_path / "brightcove").exists()
+
+
+def test_lake_table_in_one_run_unpartitioned(tmp_path: Path) -> None:
+    @dg.asset(key_prefix=["tmdb"], metadata={"lake_table": "dim/titles"})
+    def titles() -> pl.DataFrame:
+        return pl.DataFrame({"id": [1, 2, 3]})
+
+    @dg.asset(ins={"titles": dg.AssetIn(key=["tmdb", "titles"])}, metadata={"lake_table": "title_total"})
+    def title_count(titles: pl.DataFrame) -> pl.DataFrame:
+        return pl.DataFrame({"n": [titles["id"].sum()]})
+
+    assert run([titles, title_count], str(tmp_path)).success
+    assert files_under(tmp_path) == ["dim/titles/part-0.parquet", "title_total/part-0.parquet"]
+    assert read_table(str(tmp_path), "title_total").item() == 6
+
+
+@pytest.mark.parametrize("folder", ["../escape", "a//b", "/"])
+def test_lake_table_must_be_a_relative_folder(tmp_path: Path, folder: str) -> None:
+    @dg.asset(metadata={"lake_table": folder})
+    def titles() -> pl.DataFrame:
+        return pl.DataFrame({"id": [1]})
+
+    with pytest.raises(ValueError, match="is not a relative folder name"):
+        run([titles], str(tmp_path))
+    assert files_under(tmp_path) == []
+
+
 def test_unpartitioned_round_trip_and_metadata(tmp_path: Path) -> None:
     @dg.asset(key_prefix=["tmdb"])
     def titles() -> pl.DataFrame:

@@ -15,8 +15,9 @@ from video_analytics.wistia.client import RETENTION_DAYS
 from .conftest import TODAY, YESTERDAY, lake_resources, range_tags, variant
 
 START = YESTERDAY - timedelta(days=29)
-PARTITIONED = ("wistia_fact_events", "wistia_fact_engagements", "wistia_fact_engagements_byday")
-UNPARTITIONED = ("wistia_dim_media", "wistia_fact_engagement_graph", "wistia_dim_visitors")
+# The lake's folders are the original's S3 prefixes, not the asset names.
+PARTITIONED = ("fact_events", "fact_engagements", "fact_engagements_byday")
+UNPARTITIONED = ("dim_media", "fact_engagement_graph", "dim_visitors")
 
 
 def run(res, start=START, end=YESTERDAY, selection=None, raise_on_error=True):
@@ -54,6 +55,7 @@ def backfill(wistia_sim, tmp_path_factory):
 def test_a_thirty_day_backfill_is_one_run_with_one_file_per_day(backfill):
     lake, result, stats = backfill
     assert len(result.get_asset_materialization_events()) == 3 * 30 + 3
+    assert sorted(p.name for p in lake.iterdir()) == sorted((*PARTITIONED, *UNPARTITIONED))
     for table in PARTITIONED:
         assert len(list((lake / table).glob("date=*/part-0.parquet"))) == 30
     # One by_date and one engagement call per media, no per-day fan-out; the snapshot for yesterday.
@@ -64,27 +66,27 @@ def test_a_thirty_day_backfill_is_one_run_with_one_file_per_day(backfill):
 
 def test_the_tables_hold_exactly_the_simulators_numbers(backfill, sim):
     lake, _, _ = backfill
-    media = read(lake, "wistia_dim_media")
+    media = read(lake, "dim_media")
     assert media.height == 130 and media["archived"].sum() == sum(
         m.record["archived"] for m in sim.world.media
     )
-    events = read(lake, "wistia_fact_events")
+    events = read(lake, "fact_events")
     expected = [e for d in range(30) for e in sim.world.events((START + timedelta(days=d)).toordinal())]
     assert events.height == len(expected) and events["event_key"].n_unique() == len(expected)
     assert events["lat"].null_count() == sum(e["lat"] is None for e in expected) > 0
     assert not events.filter(pl.col("lat") == 0.0).height
-    byday = read(lake, "wistia_fact_engagements_byday")
+    byday = read(lake, "fact_engagements_byday")
     plays = sum(int(sim.world.day((START + timedelta(days=d)).toordinal())["plays"].sum()) for d in range(30))
     assert byday["play_count"].sum() == plays == events.height  # one event per play
-    visitors = read(lake, "wistia_dim_visitors")
+    visitors = read(lake, "dim_visitors")
     assert visitors.height == events["visitor_key"].n_unique() == visitors["visitor_id"].n_unique()
-    graph = read(lake, "wistia_fact_engagement_graph")
+    graph = read(lake, "fact_engagement_graph")
     assert graph.height == 130 and graph["engagement"].is_between(0, 1).all()
 
 
 def test_fact_engagements_are_the_cumulative_stats_and_the_live_snapshot_for_yesterday(backfill, sim):
     lake, _, _ = backfill
-    engagements = read(lake, "wistia_fact_engagements")
+    engagements = read(lake, "fact_engagements")
     media = max(sim.world.media, key=lambda m: m.popularity)
     key = media.record["hashed_id"]
     history = sim.world.by_date(media, START - timedelta(days=5000), YESTERDAY)
@@ -132,13 +134,13 @@ def test_a_wrong_token_fails_the_run_with_a_clear_error(wistia, tmp_path):
     text = failure.message + "".join(c.message for c in [failure.cause] if c)
     assert "HTTP 401" in text and "Invalid credentials." in text
     assert "not-the-token" not in text
-    assert not (tmp_path / "wistia_dim_media").exists()
+    assert not (tmp_path / "dim_media").exists()
 
 
 def test_events_older_than_the_retention_fail_clearly(wistia, tmp_path):
-    (tmp_path / "wistia_dim_media").mkdir()
+    (tmp_path / "dim_media").mkdir()
     pl.DataFrame({"hashed_id": ["x"], "created": ["2020-01-01"]}).write_parquet(
-        tmp_path / "wistia_dim_media" / "part-0.parquet"
+        tmp_path / "dim_media" / "part-0.parquet"
     )
     old = TODAY - timedelta(days=RETENTION_DAYS + 3)
     result = run(

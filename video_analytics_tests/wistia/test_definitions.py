@@ -89,5 +89,6 @@ def test_the_definitions_resource_reaches_the_simulator_from_its_env(wistia_sim,
     job = defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(asset_selection=[dg.AssetKey("wistia_dim_media")])
     assert result.success
-    assert (tmp_path / "wistia_dim_media" / "part-0.parquet").exists()
+    assert (tmp_path / "dim_media" / "part-0.parquet").exists()
+    assert not (tmp_path / "wistia_dim_media").exists()
     assert defs.resources["wistia"].requests_per_minute == float(sim.env(url)["WISTIA_REQUESTS_PER_MINUTE"])

@@ -11,6 +11,7 @@ import pytest
 
 from video_analytics.storage.glue import GlueCatalogedParquetIOManager, hive_type, table_input
 from video_analytics.storage.parquet import read_table
+from video_analytics.storage.warehouse import discover_tables
 from video_analytics.wistia import assets as wa
 
 from .conftest import YESTERDAY, range_tags
@@ -23,6 +24,7 @@ TABLES = {
     "fact_engagement_graph": "wistia_fact_engagement_graph",
     "fact_events": "wistia_fact_events",
 }
+UNPARTITIONED = ("dim_media", "dim_visitors", "fact_engagement_graph")
 
 
 def test_hive_types_cover_the_model():
@@ -58,15 +60,21 @@ def partitions(glue, database: str, table: str) -> list[str]:
 def test_every_table_and_partition_is_registered_where_the_lake_wrote_it(glue_lake, s3_endpoint):
     resources, glue, database, root = glue_lake
     start = YESTERDAY - timedelta(days=2)
-    assert dg.materialize(wa.assets, resources=resources, tags=range_tags(start, YESTERDAY)).success
+    result = dg.materialize(wa.assets, resources=resources, tags=range_tags(start, YESTERDAY))
+    assert result.success
+    paths = {
+        e.materialization.asset_key.path[-1]: e.materialization.metadata["path"].value
+        for e in result.get_asset_materialization_events()
+    }
     names = {t["Name"] for t in glue.get_tables(DatabaseName=database)["TableList"]}
     assert names == set(TABLES)
     days = [str(start + timedelta(days=i)) for i in range(3)]
     for table, asset in TABLES.items():
         got = glue.get_table(DatabaseName=database, Name=table)["Table"]
-        assert got["StorageDescriptor"]["Location"] == f"{root}/{asset}/"
+        assert got["StorageDescriptor"]["Location"] == f"{root}/{table}/"  # the original's prefixes
+        assert paths[asset] == f"{root}/{table}"  # ... which is where the lake wrote
         assert got["TableType"] == "EXTERNAL_TABLE"
-        if asset in ("wistia_dim_media", "wistia_dim_visitors", "wistia_fact_engagement_graph"):
+        if table in UNPARTITIONED:
             assert got.get("PartitionKeys", []) == []
         else:
             assert partitions(glue, database, table) == days
@@ -76,12 +84,15 @@ def test_every_table_and_partition_is_registered_where_the_lake_wrote_it(glue_la
     assert columns["lat"] == "double" and columns["email"] == "int"
     assert columns["user_agent_details"].startswith("struct<browser:string")
     part = glue.get_partition(DatabaseName=database, TableName="fact_events", PartitionValues=[days[0]])
-    assert part["Partition"]["StorageDescriptor"]["Location"] == f"{root}/wistia_fact_events/date={days[0]}/"
+    assert part["Partition"]["StorageDescriptor"]["Location"] == f"{root}/fact_events/date={days[0]}/"
     byday = glue.get_table(DatabaseName=database, Name="fact_engagements_byday")["Table"]
     assert byday["PartitionKeys"] == [{"Name": "date", "Type": "string"}]  # the seed's string date
     # The files are where the catalogue says, and hold the rows.
-    stored = read_table(root, "wistia_fact_events", {"endpoint_url": s3_endpoint})
+    stored = read_table(root, "fact_events", {"endpoint_url": s3_endpoint})
     assert stored.height > 0 and stored["received_at"].str.slice(0, 10).unique().sort().to_list() == days
+    # Exactly the original's prefixes under the root, one DuckDB view each, named like the Glue table.
+    found = discover_tables(root, {"endpoint_url": s3_endpoint})
+    assert found == {t: (t, t not in UNPARTITIONED) for t in TABLES}
 
 
 def test_re_runs_register_only_new_partitions(glue_lake):
@@ -126,3 +137,33 @@ def test_a_changed_schema_updates_the_table(s3_endpoint, s3_bucket):
     )
     columns = glue.get_table(DatabaseName=catalog.database, Name="t")["Table"]["StorageDescriptor"]["Columns"]
     assert [c["Name"] for c in columns] == ["a", "b"]
+
+
+def test_a_catalogue_of_the_old_asset_named_folders_is_pointed_at_the_new_ones(glue_lake):
+    """Before the lake used the original's prefixes it wrote `wistia_fact_events/`; a re-run moves the
+    table and its already registered partitions to `fact_events/`, where the new files are."""
+    resources, glue, database, root = glue_lake
+    days = [YESTERDAY - timedelta(days=1), YESTERDAY]
+    catalog = resources["wistia_io_manager"].catalog()
+    catalog.ensure_database()
+    old = table_input("fact_events", f"{root}/wistia_fact_events", {"date": pl.Date(), "n": pl.Int64()}, True)
+    catalog.upsert_table(old)
+    assert catalog.add_partitions(old, [str(days[0])]) == (1, 0)
+    result = dg.materialize(
+        wa.assets,
+        selection=["wistia_dim_media", "wistia_fact_events"],
+        resources=resources,
+        tags=range_tags(*days),
+    )
+    metadata = next(
+        e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.materialization.asset_key.path[-1] == "wistia_fact_events"
+    )
+    assert metadata["glue_table_action"].value == "updated"
+    assert (metadata["glue_partitions_added"].value, metadata["glue_partitions_relocated"].value) == (1, 1)
+    found = glue.get_partitions(DatabaseName=database, TableName="fact_events")["Partitions"]
+    locations = sorted(p["StorageDescriptor"]["Location"] for p in found)
+    assert locations == [f"{root}/fact_events/date={day}/" for day in days]
+    table = glue.get_table(DatabaseName=database, Name="fact_events")["Table"]
+    assert table["StorageDescriptor"]["Location"] == f"{root}/fact_events/"

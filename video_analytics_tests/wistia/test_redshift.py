@@ -99,7 +99,7 @@ def test_a_failed_load_rolls_back_and_keeps_the_old_slice(warehouse):
     io_manager = resources["wistia_io_manager"]
     good = pl.DataFrame({"media_id": ["a", "b"], "date": [str(YESTERDAY)] * 2, "play_count": [1, 2]})
     context = dg.build_output_context(
-        asset_key="t", definition_metadata={"warehouse_table": "t"}, partition_key=str(YESTERDAY)
+        asset_key="t", definition_metadata={"lake_table": "t"}, partition_key=str(YESTERDAY)
     )
     io_manager.handle_output(context, good)
     broken = good.with_columns(pl.Series("play_count", ["x", "y"]))  # TEXT into a BIGINT column
@@ -117,7 +117,7 @@ def test_a_new_column_is_added_and_older_rows_keep_null(warehouse):
     io_manager = resources["wistia_io_manager"]
 
     def context():
-        return dg.build_output_context(asset_key="u", definition_metadata={"warehouse_table": "u"})
+        return dg.build_output_context(asset_key="u", definition_metadata={"lake_table": "u"})
 
     io_manager.handle_output(context(), pl.DataFrame({"id": [1, 2]}))
     io_manager.handle_output(context(), pl.DataFrame({"id": [3], "name": ["x"]}))
