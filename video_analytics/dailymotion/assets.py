@@ -1,7 +1,8 @@
 """DailyMotion assets and the sensor that feeds them.
 
 `dailymotion_reports_sensor` asks DailyMotion for reports, polls them across ticks and, when one is
-FINISHED, requests one run that materializes exactly the report's days from its download links.
+FINISHED, requests one run that materializes exactly the report's days (the run config holds only the
+report token; the run fetches the report's download links itself).
 
 How a user asks for days (e.g. a backfill from the UI): materialize `dm_report_requests` for any
 range. That costs nothing and ends green; the sensor reads its materializations from the event log (by
@@ -9,7 +10,7 @@ storage id, kept in the sensor's cursor) and serves the days in reports of at mo
 A run cannot fetch the data itself: a report takes up to 2 h and at most two generate at once per
 account, which only the sensor can arbitrate.
 
-Materializing `dm_hourly_reports` itself without report links is served the same way (the run records
+Materializing `dm_hourly_reports` itself without a report token is served the same way (the run records
 the range as an observation and ends without materializing), but Dagster >= 1.13.22 shows such a
 backfill as failed (dagster-io/dagster#34219), hence the separate request asset.
 """
@@ -39,10 +40,13 @@ DOWNLOAD_ATTEMPTS = 3
 
 
 class ReportRunConfig(dg.Config):
-    """Set by the sensor; left empty, the run records a request for its days instead."""
+    """Set by the sensor; left empty, the run records a request for its days instead.
+
+    Only the report token travels in run config (visible in the UI): the run asks DailyMotion for the
+    report's download links itself, since such links are usually signed URLs that work for anyone.
+    """
 
     report_token: str = Field(default="", description="The DailyMotion report this run loads.")
-    download_links: list[str] = Field(default_factory=list, description="The report's CSV links.")
 
 
 @dg.asset(
@@ -89,29 +93,52 @@ def dm_hourly_reports(
     context: dg.AssetExecutionContext, config: ReportRunConfig, dailymotion: DailyMotionResource
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     days = partition_days(context)
-    if not config.download_links:
+    if not config.report_token:
         yield from _record_request(context, days)
         return
     token = config.report_token[:8]
-    context.log.info(f"report {token}: {len(config.download_links)} file(s) for {days[0]}..{days[-1]}")
     with dailymotion.client() as client:
+        links = _report_links(client, config.report_token)
+        context.log.info(f"report {token}: {len(links)} file(s) for {days[0]}..{days[-1]}")
         frames = [
-            _download(context, client, link, dailymotion, f"file {i + 1}/{len(config.download_links)}")
-            for i, link in enumerate(config.download_links)
+            _download(context, client, link, dailymotion, f"file {i + 1}/{len(links)}")
+            for i, link in enumerate(links)
         ]
-        frame = transforms.hourly_reports(frames, dailymotion.dimensions, dailymotion.metrics, days)
         counters = client.counters()
-    context.log.info(f"report {token}: {frame.height} hourly rows")
-    yield from hourly_checks(frame, days, dailymotion.view_through_rate_max)
+    dims, metrics = dailymotion.dimensions, dailymotion.metrics
+    raw = transforms.raw_report_stats(frames, dims, metrics, days)
+    if raw["rows_outside_days"]:
+        # Shown as a failed check on the asset, then the run fails before anything is written.
+        yield _hours_inside_check(raw["rows_outside_days"])
+    frame = transforms.hourly_reports(frames, dims, metrics, days)
+    context.log.info(f"report {token}: {raw['raw_rows']} report rows -> {frame.height} hourly rows")
+    yield from hourly_checks(frame, days, dailymotion.view_through_rate_max, raw)
     yield dg.Output(
         frame,
         metadata={
             **counters,
             "total_views": int(frame["views"].sum()) if frame.height else 0,
             "videos": frame["video_id"].n_unique() if "video_id" in frame.columns and frame.height else 0,
-            "report_files": len(config.download_links),
+            "report_files": len(links),
+            "report_rows": raw["raw_rows"],
+            "duplicate_rows_collapsed": raw["duplicate_rows"],
         },
     )
+
+
+def _report_links(client: DailyMotionClient, token: str) -> tuple[str, ...]:
+    state = client.report_states([token])[token]
+    if state.status != "FINISHED":
+        why = f": {state.error}" if state.error else ""
+        raise DailyMotionReportNotReady(
+            f"report {token[:8]} is {state.status}{why}, so it cannot be loaded; {SENSOR_NAME} counts this "
+            "run's failure and asks DailyMotion for these days again"
+        )
+    return state.links
+
+
+class DailyMotionReportNotReady(Exception):
+    """The run's report is no longer downloadable (expired after 48 h, or unknown to DailyMotion)."""
 
 
 def _record_request(context: dg.AssetExecutionContext, days: list[date]) -> Iterator[dg.AssetCheckResult]:
@@ -155,23 +182,38 @@ def _download(
     raise AssertionError("unreachable")
 
 
-def hourly_checks(frame: pl.DataFrame, days: list[date], vtr_max: float) -> Iterator[dg.AssetCheckResult]:
-    """The issue's data rules, evaluated on exactly the rows being written."""
+def _hours_inside_check(outside: int) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name="hours_inside_partition_day",
+        passed=outside == 0,
+        description="Rows of the report (as downloaded) whose hour falls outside the run's days",
+        metadata={"rows": outside},
+    )
+
+
+def hourly_checks(
+    frame: pl.DataFrame, days: list[date], vtr_max: float, raw: dict[str, int]
+) -> Iterator[dg.AssetCheckResult]:
+    """The issue's data rules, on the report's rows as downloaded (`raw`) and on the rows written.
+
+    Duplicate keys in the report are summed into one row; the check warns how many were collapsed
+    (the table stays unique) and fails hard only if the written rows were not unique.
+    """
     key = [c for c in frame.columns if c not in {"views", "time_watched_seconds", "view_through_rate"}]
-    duplicates = frame.height - frame.select(key).n_unique() if frame.height else 0
+    written = frame.height - frame.select(key).n_unique() if frame.height else 0
     yield dg.AssetCheckResult(
         check_name="unique_hour_dimension_key",
-        passed=duplicates == 0,
-        metadata={"duplicate_rows": duplicates},
+        passed=written == 0 and raw["duplicate_rows"] == 0,
+        severity=dg.AssetCheckSeverity.ERROR if written else dg.AssetCheckSeverity.WARN,
+        description="One row per hour and dimension key; report rows sharing a key are summed",
+        metadata={"duplicate_rows_collapsed": raw["duplicate_rows"], "duplicate_rows_written": written},
     )
     negative = frame.filter(pl.col("views") < 0).height
     yield dg.AssetCheckResult(
         check_name="views_non_negative", passed=negative == 0, metadata={"rows": negative}
     )
     outside = frame.filter((pl.col("hour").dt.date() != pl.col("day")) | ~pl.col("day").is_in(days)).height
-    yield dg.AssetCheckResult(
-        check_name="hours_inside_partition_day", passed=outside == 0, metadata={"rows": outside}
-    )
+    yield _hours_inside_check(outside + raw["rows_outside_days"])
     bad = frame.filter(~pl.col("view_through_rate").is_between(0, vtr_max)).height if frame.height else 0
     yield dg.AssetCheckResult(
         check_name="view_through_rate_in_range",
@@ -299,13 +341,7 @@ def run_request(report: scheduling.FiredReport) -> dg.RunRequest:
         run_key=report.token,
         asset_selection=[HOURLY, DAILY],
         tags={**partition_range_tags(report.start, report.end), "dailymotion/report": report.token[:8]},
-        run_config={
-            "ops": {
-                "dm_hourly_reports": {
-                    "config": {"report_token": report.token, "download_links": list(report.links)}
-                }
-            }
-        },
+        run_config={"ops": {"dm_hourly_reports": {"config": {"report_token": report.token}}}},
     )
 
 

@@ -175,10 +175,12 @@ class DailyMotionClient:
         password: str | None = None,
         retry: RetryPolicy | None = None,
         metadata_concurrency: int = 10,
+        auth: TokenAuth | None = None,
     ) -> None:
+        """`auth` shares a token (and its refresh) between clients; by default each client has its own."""
         base = base_url.rstrip("/")
         retry = retry or RetryPolicy()
-        self.auth = TokenAuth(
+        self.auth = auth or TokenAuth(
             auth_url or f"{base}/oauth/v1/token", client_id, client_secret, scopes, username, password
         )
         self.graphql_url = graphql_url or f"{base}/graphql"
@@ -212,9 +214,13 @@ class DailyMotionClient:
         return totals
 
     # -- GraphQL ---------------------------------------------------------------------------------
-    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> tuple[dict, list[dict]]:
+    def graphql(
+        self, query: str, variables: dict[str, Any] | None = None, *, idempotent: bool = True
+    ) -> tuple[dict, list[dict]]:
         """POST a query; returns (data, errors). Raises if there is no data at all."""
-        body = self.api.post_json(self.graphql_url, json={"query": query, "variables": variables or {}})
+        body = self.api.post_json(
+            self.graphql_url, json={"query": query, "variables": variables or {}}, idempotent=idempotent
+        )
         endpoint = urlsplit(self.graphql_url).path
         if not isinstance(body, dict) or ("data" not in body and "errors" not in body):
             raise ResponseFormatError(
@@ -230,13 +236,19 @@ class DailyMotionClient:
         return data, [e for e in errors if isinstance(e, dict)]
 
     def ask_reports(self, specs: Sequence[ReportSpec]) -> list[AskResult]:
-        """Ask for several reports in one request (aliased mutations); each gets a token or an error."""
+        """Ask for several reports in one request (aliased mutations); each gets a token or an error.
+
+        Not repeated after a timeout, 5xx or cut-off answer: the vendor may have created the reports,
+        and asking again would create duplicates. The error reaches the caller (the sensor backs off).
+        """
         if not specs:
             return []
         params = ", ".join(f"$in{i}: AskPartnerReportFileInput!" for i in range(len(specs)))
         fields = " ".join(f"r{i}: " + ASK_MUTATION.format(var=f"in{i}") for i in range(len(specs)))
         variables = {f"in{i}": spec.variables() for i, spec in enumerate(specs)}
-        data, errors = self.graphql(f"mutation AskReports({params}) {{ {fields} }}", variables)
+        data, errors = self.graphql(
+            f"mutation AskReports({params}) {{ {fields} }}", variables, idempotent=False
+        )
         by_alias = _errors_by_alias(errors)
         results = []
         for i, spec in enumerate(specs):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
+
 import dagster as dg
 from pydantic import Field
 
@@ -12,9 +15,37 @@ from video_analytics.dailymotion.client import (
     PRODUCTION_BASE_URL,
     DailyMotionClient,
     ReportSpec,
+    TokenAuth,
 )
 from video_analytics.dailymotion.scheduling import SchedulerConfig
 from video_analytics.http import RetryPolicy
+
+_AUTHS: dict[tuple, TokenAuth] = {}
+_AUTHS_LOCK = threading.Lock()
+
+
+def shared_auth(
+    token_url: str,
+    client_id: str,
+    client_secret: str,
+    scopes: tuple[str, ...],
+    username: str | None,
+    password: str | None,
+) -> TokenAuth:
+    """One token per credentials and process, reused until it expires.
+
+    Dagster builds a fresh copy of a resource for every sensor tick and every run, so a token held on
+    the resource would be lost each time (a new OAuth grant per tick). This cache lives as long as the
+    process: the code server that evaluates the sensor, or one run's process for all its assets. Secrets
+    enter the key only as a hash.
+    """
+    digest = hashlib.sha256(f"{client_secret}\0{password or ''}".encode()).hexdigest()
+    key = (token_url, client_id, digest, scopes, username)
+    with _AUTHS_LOCK:
+        auth = _AUTHS.get(key)
+        if auth is None:
+            auth = _AUTHS[key] = TokenAuth(token_url, client_id, client_secret, scopes, username, password)
+        return auth
 
 
 class DailyMotionResource(dg.ConfigurableResource):
@@ -42,6 +73,14 @@ class DailyMotionResource(dg.ConfigurableResource):
     alert_seconds: float = Field(
         default=300.0, ge=0, description="How long the sensor's ticks fail to show a report given up."
     )
+    settle_days: int = Field(
+        default=2, ge=0, description="The last N days are fetched once more after they settled."
+    )
+    settle_hours: float = Field(
+        default=9.0,
+        ge=0,
+        description="Hours after a day's end (UTC) when its data is final (original: 09:01).",
+    )
     view_through_rate_max: float = Field(
         default=100.0, description="100 if the API gives %, 1 if a fraction."
     )
@@ -50,6 +89,11 @@ class DailyMotionResource(dg.ConfigurableResource):
     retry_base_delay: float = Field(default=0.5, description="First backoff wait in seconds; doubles.")
 
     def client(self) -> DailyMotionClient:
+        """A client for one tick or one asset (its own request counters), sharing the process's token."""
+        token_url = self.auth_url or f"{self.base_url.rstrip('/')}/oauth/v1/token"
+        auth = shared_auth(
+            token_url, self.client_id, self.client_secret, tuple(self.scopes), self.username, self.password
+        )
         return DailyMotionClient(
             self.client_id,
             self.client_secret,
@@ -62,6 +106,7 @@ class DailyMotionResource(dg.ConfigurableResource):
             password=self.password,
             retry=RetryPolicy(max_attempts=self.max_attempts, base_delay=self.retry_base_delay),
             metadata_concurrency=self.metadata_concurrency,
+            auth=auth,
         )
 
     def scheduler_config(self) -> SchedulerConfig:
@@ -74,6 +119,8 @@ class DailyMotionResource(dg.ConfigurableResource):
             max_failures=self.max_report_failures,
             failure_backoff=self.failure_backoff_seconds,
             alert_seconds=self.alert_seconds,
+            settle_days=self.settle_days,
+            settle_hours=self.settle_hours,
             metrics=tuple(self.metrics),
             dimensions=tuple(self.dimensions),
         )

@@ -2,8 +2,12 @@
 
 One `tick()` does, in order: show pending alerts (a report given up), forget runs that finished,
 poll the reports that are due, turn FINISHED reports into run requests, and ask for new reports for
-the wanted days that nothing covers yet. All inputs (clock, materialized partitions, requested
-ranges, run outcomes, the API) are passed in, so the whole policy is tested without Dagster or HTTP.
+the wanted days that nothing covers yet. Wanted are: missing days of the look-back window, every day a
+user requested (even one already materialized: a request means "fetch it again"), and the last
+`settle_days` days once more after they settled (`settle_hours` past their end; the original re-pulled
+the last 2 days every morning at 09:01, because a day fetched just after midnight is incomplete).
+All inputs (clock, materialized partitions, requested ranges, run outcomes, the API) are passed in, so
+the whole policy is tested without Dagster or HTTP.
 
 The state is the sensor cursor. It is only replaced when a tick ends normally, so a daemon restart
 resumes from the last completed tick: reports are never lost (their tokens are in `reports`), never
@@ -17,7 +21,7 @@ import copy
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from video_analytics.dailymotion.client import (
@@ -27,6 +31,7 @@ from video_analytics.dailymotion.client import (
     ReportSpec,
     ReportState,
 )
+from video_analytics.http import ApiError
 
 STATE_VERSION = 1
 FIRED_TIMEOUT = 6 * 3600.0  # a fired run that never shows up is forgotten after this long
@@ -43,6 +48,8 @@ class SchedulerConfig:
     max_failures: int = 3
     failure_backoff: float = 600.0
     alert_seconds: float = 300.0
+    settle_days: int = 2
+    settle_hours: float = 9.0
     metrics: tuple[str, ...] = DEFAULT_METRICS
     dimensions: tuple[str, ...] = DEFAULT_DIMENSIONS
 
@@ -79,11 +86,25 @@ class TickResult:
     log: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{len(self.state['reports'])} report(s) generating, "
             f"{len(self.state['fired'])} run(s) in flight, "
-            f"{len(self.fired)} fired now, {_count_days(self.state['requested'])} requested day(s) pending"
+            f"{len(self.fired)} fired now, {len(self.state['requested'])} requested day(s) pending"
         )
+        given_up = given_up_message(self.state)
+        return f"{text}. {given_up}" if given_up else text
+
+
+def given_up_message(state: Mapping[str, Any]) -> str:
+    """Shown on every tick until a user asks for these days again, so they cannot go unnoticed."""
+    ranges = state["given_up"]
+    if not ranges:
+        return ""
+    spans = ", ".join(f"{a}..{b}" for a, b in ranges[:5]) + (" ..." if len(ranges) > 5 else "")
+    return (
+        f"GIVEN UP: {_count_days(ranges)} day(s) ({spans}) after repeated report failures; "
+        "materialize dm_report_requests for them to ask again"
+    )
 
 
 def empty_state() -> dict[str, Any]:
@@ -91,9 +112,10 @@ def empty_state() -> dict[str, Any]:
         "version": STATE_VERSION,
         "request_cursor": None,  # storage id of the last dm_report_requests materialization read
         "observation_cursor": None,  # storage id of the last request observation on dm_hourly_reports
-        "requested": [],  # [[start, end], ...] days a user asked for, until materialized
+        "requested": {},  # day -> when a user asked for it; until a report asked after that is loaded
         "reports": {},  # token -> {start, end, asked_at, next_poll, polls}
-        "fired": {},  # token -> {start, end, fired_at}
+        "fired": {},  # token -> {start, end, asked_at, fired_at}
+        "fetched": {},  # day -> when the report behind its data was asked (recent days only; settle rule)
         "failures": {},  # "start/end" -> {count, retry_at}
         "given_up": [],  # [[start, end], ...] not asked again automatically
         "alerts": [],  # [{message, until}]
@@ -109,6 +131,8 @@ def load_state(cursor: str | None) -> dict[str, Any]:
         raise ValueError(f"dailymotion sensor cursor is not JSON: {exc.msg}") from None
     if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
         raise ValueError("dailymotion sensor cursor has an unknown format; reset the sensor's cursor")
+    if isinstance(state.get("requested"), list):  # cursors written before requests carried a time
+        state["requested"] = {d.isoformat(): 0.0 for d in _expand(state["requested"])}
     return {**empty_state(), **state}
 
 
@@ -162,15 +186,22 @@ def tick(state: Mapping[str, Any], inputs: TickInputs, api: ReportApi, config: S
     _settle_runs(result, inputs, config)
     _poll(result, inputs, api, config)
     _ask(result, inputs, api, config)
+    if st["given_up"]:
+        result.log.append(given_up_message(st))
     return result
 
 
 def _record_requests(st: dict[str, Any], inputs: TickInputs) -> None:
     asked_again = _expand(inputs.new_requests)
     st["given_up"] = _as_ranges(_expand(st["given_up"]) - asked_again)  # a new request retries them
-    requested = _expand(st["requested"]) | asked_again
-    requested = {d for d in requested if inputs.first_day <= d <= inputs.last_day}
-    st["requested"] = _as_ranges(d for d in requested if d.isoformat() not in inputs.materialized)
+    # Kept until a report asked after the request is loaded, materialized or not: asking again for a
+    # day is how a user re-fetches it, and a report already generating for it may hold older data.
+    requested = st["requested"]
+    for day in asked_again:
+        requested[day.isoformat()] = inputs.now
+    st["requested"] = {
+        d: at for d, at in requested.items() if inputs.first_day <= date.fromisoformat(d) <= inputs.last_day
+    }
 
 
 def _settle_runs(result: TickResult, inputs: TickInputs, config: SchedulerConfig) -> None:
@@ -179,6 +210,7 @@ def _settle_runs(result: TickResult, inputs: TickInputs, config: SchedulerConfig
         status = inputs.run_status.get(token)
         if status == "SUCCESS":
             del st["fired"][token]
+            _served(st, entry)
         elif status in TERMINAL_FAILURES:
             del st["fired"][token]
             result.log.append(f"run for report {token[:8]} ({entry['start']}..{entry['end']}) ended {status}")
@@ -186,6 +218,23 @@ def _settle_runs(result: TickResult, inputs: TickInputs, config: SchedulerConfig
         elif status is None and inputs.now - entry["fired_at"] > FIRED_TIMEOUT:
             del st["fired"][token]
             result.log.append(f"run for report {token[:8]} never appeared; its days are wanted again")
+    keep = inputs.last_day - timedelta(days=max(config.settle_days, 0))
+    st["fetched"] = {d: t for d, t in st["fetched"].items() if date.fromisoformat(d) > keep}
+
+
+def _served(st: dict[str, Any], entry: Mapping[str, Any]) -> None:
+    """A run loaded these days: requests, failure counts and a give-up on them are settled."""
+    served = set(days_of(entry["start"], entry["end"]))
+    asked_at = entry.get("asked_at", entry["fired_at"])
+    st["requested"] = {
+        d: at for d, at in st["requested"].items() if date.fromisoformat(d) not in served or at > asked_at
+    }
+    st["given_up"] = _as_ranges(_expand(st["given_up"]) - served)
+    for key in list(st["failures"]):
+        if set(days_of(*key.split("/"))) <= served:
+            del st["failures"][key]
+    for day in served:
+        st["fetched"][day.isoformat()] = max(st["fetched"].get(day.isoformat(), asked_at), asked_at)
 
 
 def _poll(result: TickResult, inputs: TickInputs, api: ReportApi, config: SchedulerConfig) -> None:
@@ -193,12 +242,24 @@ def _poll(result: TickResult, inputs: TickInputs, api: ReportApi, config: Schedu
     due = sorted(t for t, r in st["reports"].items() if r["next_poll"] <= now)
     if not due:
         return
-    for token, state in api.report_states(due).items():
+    try:
+        states = api.report_states(due)
+    except ApiError as exc:  # an outage must not cost the tick's other work (finished runs, asks)
+        for token in due:
+            _poll_later(st["reports"][token], now, config)
+        result.log.append(f"polling {len(due)} report(s) failed: {exc}; polling again later")
+        return
+    for token, state in states.items():
         entry = st["reports"][token]
         span = f"{entry['start']}..{entry['end']}"
         if state.status == "FINISHED":
             del st["reports"][token]
-            st["fired"][token] = {"start": entry["start"], "end": entry["end"], "fired_at": now}
+            st["fired"][token] = {
+                "start": entry["start"],
+                "end": entry["end"],
+                "asked_at": entry["asked_at"],
+                "fired_at": now,
+            }
             result.fired.append(FiredReport(token, entry["start"], entry["end"], state.links))
             result.log.append(f"report {token[:8]} ({span}) finished with {len(state.links)} file(s)")
         elif state.status == "FAILED":
@@ -211,10 +272,14 @@ def _poll(result: TickResult, inputs: TickInputs, api: ReportApi, config: Schedu
             del st["reports"][token]
             result.log.append(f"report {token[:8]} ({span}) is unknown to DailyMotion; asking again")
         else:
-            entry["polls"] += 1
-            entry["next_poll"] = now + min(config.poll_initial * 2 ** entry["polls"], config.poll_max)
+            _poll_later(entry, now, config)
             if state.error:
                 result.log.append(f"report {token[:8]} ({span}): {state.error}; polling again")
+
+
+def _poll_later(entry: dict[str, Any], now: float, config: SchedulerConfig) -> None:
+    entry["polls"] += 1
+    entry["next_poll"] = now + min(config.poll_initial * 2 ** entry["polls"], config.poll_max)
 
 
 def _failed(result: TickResult, start: str, end: str, why: str, now: float, config: SchedulerConfig) -> None:
@@ -236,15 +301,31 @@ def _failed(result: TickResult, start: str, end: str, why: str, now: float, conf
 
 
 def wanted_days(st: Mapping[str, Any], inputs: TickInputs, config: SchedulerConfig) -> list[date]:
-    """Requested or recent days that are not materialized, generating, in flight, backing off or given up."""
+    """Missing recent days, requested days and settled days due again, unless generating, in flight,
+    backing off or given up."""
     window_start = max(inputs.first_day, inputs.last_day - timedelta(days=config.lookback_days - 1))
     recent = {window_start + timedelta(days=i) for i in range((inputs.last_day - window_start).days + 1)}
     recent = recent if config.lookback_days > 0 else set()
+    missing = {d for d in recent if d.isoformat() not in inputs.materialized}
     blocked = _expand([r["start"], r["end"]] for r in (*st["reports"].values(), *st["fired"].values()))
     blocked |= _expand(k.split("/") for k, f in st["failures"].items() if f["retry_at"] > inputs.now)
     blocked |= _expand(st["given_up"])
-    wanted = (recent | _expand(st["requested"])) - blocked
-    return sorted(d for d in wanted if d.isoformat() not in inputs.materialized)
+    requested = {date.fromisoformat(d) for d in st["requested"]}
+    return sorted((missing | requested | settle_due(st, inputs, config)) - blocked)
+
+
+def settle_due(st: Mapping[str, Any], inputs: TickInputs, config: SchedulerConfig) -> set[date]:
+    """Materialized days among the last `settle_days` whose data was asked before the day settled."""
+    due = set()
+    for i in range(max(config.settle_days, 0)):
+        day = inputs.last_day - timedelta(days=i)
+        if day < inputs.first_day or day.isoformat() not in inputs.materialized:
+            continue
+        settled_at = datetime.combine(day + timedelta(days=1), time(), UTC).timestamp()
+        settled_at += config.settle_hours * 3600
+        if inputs.now >= settled_at and st["fetched"].get(day.isoformat(), float("-inf")) < settled_at:
+            due.add(day)
+    return due
 
 
 def _ask(result: TickResult, inputs: TickInputs, api: ReportApi, config: SchedulerConfig) -> None:
@@ -256,7 +337,17 @@ def _ask(result: TickResult, inputs: TickInputs, api: ReportApi, config: Schedul
     ranges = sorted(ranges, reverse=True)[:slots]  # newest first: recent days matter most
     if not ranges:
         return
-    for outcome in api.ask_reports([ReportSpec(a, b, config.metrics, config.dimensions) for a, b in ranges]):
+    try:
+        outcomes = api.ask_reports([ReportSpec(a, b, config.metrics, config.dimensions) for a, b in ranges])
+    except ApiError as exc:
+        # Counted and backed off like a FAILED report; the rest of the tick (fired runs) is kept. The
+        # vendor may have created the reports anyway (lost answer): it has no call to list them, so they
+        # hold its slots until they finish and the next ask is refused as busy meanwhile.
+        for a, b in ranges:
+            why = f"asking DailyMotion failed: {exc}"
+            _failed(result, a.isoformat(), b.isoformat(), why, inputs.now, config)
+        return
+    for outcome in outcomes:
         start, end = outcome.spec.start.isoformat(), outcome.spec.end.isoformat()
         if outcome.token:
             st["reports"][outcome.token] = {

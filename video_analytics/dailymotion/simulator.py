@@ -145,6 +145,7 @@ class DailyMotionKnobs:
     rows_per_file: int = 200_000  # a report with more rows is split over several CSV links
     strict_scopes: bool = False  # refuse scopes outside the documented list
     vtr_scale: float = 100.0  # VIEW_THROUGH_RATE as a percentage (100) or a fraction (1)
+    truncate_downloads: int = 0  # the next N CSV downloads are cut off (`truncate_next` hits any call)
 
 
 @dataclasses.dataclass
@@ -623,6 +624,12 @@ class DailyMotionSimulator(BaseSimulator):
             return PlainTextResponse("No such report file", status_code=404)
         self.stats.add("downloads")
         text = render_csv(chunk, self.knobs.header_style, self.knobs.hour_format)
+        with self._lock:
+            cut = self.knobs.truncate_downloads > 0
+            self.knobs.truncate_downloads -= cut
+        if cut:
+            self.stats.add("truncated")
+            text = text[: len(text) // 2]
         return Response(text, media_type="text/csv")
 
     async def _rest(self, request: Request) -> Response:

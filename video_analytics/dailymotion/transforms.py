@@ -124,10 +124,7 @@ def hourly_reports(
     Rows outside `days` mean the report is not the one this run was given: an error, never written.
     """
     dims, mets = column_names(dimensions), column_names(metrics)
-    if "hour" not in dims:
-        raise ValueError("dm_hourly_reports needs the HOUR dimension")
-    stacked = pl.concat(list(frames), how="vertical_relaxed") if frames else _empty(dims, mets)
-    stacked = stacked.with_columns(pl.col("hour").dt.date().alias("day"))
+    stacked = _stack(frames, dims, mets)
     outside = stacked.filter(~pl.col("day").is_in(list(days)))["day"].unique().sort()
     if outside.len():
         raise ValueError(
@@ -141,6 +138,25 @@ def hourly_reports(
     return stacked.group_by(key).agg(aggregations).select(*key, *mets).sort(key, nulls_last=True)
 
 
+def _stack(frames: Sequence[pl.DataFrame], dims: Sequence[str], mets: Sequence[str]) -> pl.DataFrame:
+    if "hour" not in dims:
+        raise ValueError("dm_hourly_reports needs the HOUR dimension")
+    stacked = pl.concat(list(frames), how="vertical_relaxed") if frames else _empty(dims, mets)
+    return stacked.with_columns(pl.col("hour").dt.date().alias("day"))
+
+
+def raw_report_stats(
+    frames: Sequence[pl.DataFrame], dimensions: Sequence[str], metrics: Sequence[str], days: Sequence[date]
+) -> dict[str, int]:
+    """What the checks judge, counted on the report's rows as downloaded, before they are grouped
+    (after grouping, the key is unique and the days right by construction, so nothing could fail)."""
+    dims, mets = column_names(dimensions), column_names(metrics)
+    stacked = _stack(frames, dims, mets)
+    duplicates = stacked.height - stacked.select(dims).n_unique() if stacked.height else 0
+    outside = stacked.filter(~pl.col("day").is_in(list(days))).height
+    return {"raw_rows": stacked.height, "duplicate_rows": duplicates, "rows_outside_days": outside}
+
+
 def _aggregate(metric: str) -> pl.Expr:
     return (
         pl.col(metric).sum()
@@ -150,8 +166,11 @@ def _aggregate(metric: str) -> pl.Expr:
 
 
 def _weighted_rate(rate: str, weight: str = "views") -> pl.Expr:
-    """sum(rate * views) / sum(views); null when there are no views (a rate of nothing)."""
-    total = pl.col(weight).sum()
+    """sum(rate * views) / sum(views) over the rows that have a rate; null when none has (or no views).
+
+    An empty rate is unknown, not 0: counting its views in the denominator would drag the day down.
+    """
+    total = pl.col(weight).filter(pl.col(rate).is_not_null()).sum()
     return pl.when(total > 0).then((pl.col(rate) * pl.col(weight)).sum() / total).otherwise(None).alias(rate)
 
 
@@ -165,9 +184,9 @@ def _empty(dims: Sequence[str], mets: Sequence[str]) -> pl.DataFrame:
 def daily_aggregate(hourly: pl.DataFrame) -> pl.DataFrame:
     """Per day and the remaining dimensions: views and watch time summed, VTR weighted by views."""
     key = [c for c in DAILY_KEY if c in hourly.columns]
-    return hourly.group_by(key).agg(
-        pl.col("views").sum(), pl.col("time_watched_seconds").sum(), _weighted_rate("view_through_rate")
-    )
+    sums = [pl.col(c).sum() for c in ("views", "time_watched_seconds") if c in hourly.columns]
+    rate = [_weighted_rate("view_through_rate")] if "view_through_rate" in hourly.columns else []
+    return hourly.group_by(key).agg(*sums, *rate)
 
 
 def metadata_frame(kind: str, items: Mapping[str, Mapping[str, Any]]) -> pl.DataFrame:
@@ -220,13 +239,15 @@ def _epoch(value: Any) -> datetime | None:
 def daily_video_stats(
     hourly: pl.DataFrame, videos: pl.DataFrame, playlists: pl.DataFrame, players: pl.DataFrame
 ) -> pl.DataFrame:
-    """The original's enriched daily table: left joins keep rows whose metadata is missing (nulls)."""
-    daily = daily_aggregate(hourly)
-    enriched = (
-        daily.join(videos, on="video_id", how="left")
-        .join(players, on="player_id", how="left")
-        .join(playlists, on="playlist_id", how="left")
-    )
+    """The original's enriched daily table: left joins keep rows whose metadata is missing (nulls).
+
+    Dimensions are configurable, so metadata is joined only where its key is a report dimension; the
+    other columns stay in the table, null.
+    """
+    enriched = daily_aggregate(hourly)
+    for meta, key in ((videos, "video_id"), (players, "player_id"), (playlists, "playlist_id")):
+        if key in enriched.columns:
+            enriched = enriched.join(meta, on=key, how="left")
     columns = [
         pl.col(c).cast(t) if c in enriched.columns else pl.lit(None, t).alias(c)
         for c in DAILY_COLUMNS

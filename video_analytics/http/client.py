@@ -32,6 +32,8 @@ from video_analytics.http.retry import RequestCounters, RetryPolicy, parse_retry
 log = logging.getLogger("video_analytics.http")
 
 _RETRYABLE_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+#: Failures that prove the request never reached the server: safe to repeat even when it is not idempotent.
+_UNSENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
 _THROTTLE_STATUSES = (429, 503)
 _AUTH_STATUSES = (401, 403)
 
@@ -66,6 +68,7 @@ class _Failure:
     retryable: bool = False
     retry_after: float | None = None
     auth: bool = False
+    unsent: bool = False  # the server certainly did not act on the request (connect error, throttled)
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class _Call:
     data: Mapping[str, Any] | None = None
     headers: Mapping[str, str] | None = None
     use_auth: bool = True
+    idempotent: bool = True
 
 
 def _identity(response: httpx.Response) -> httpx.Response:
@@ -142,13 +146,18 @@ class ApiClient:
         data: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         use_auth: bool = True,
+        idempotent: bool = True,
     ) -> httpx.Response:
         """Send with retries and auth; returns a <400 response or raises :class:`ApiError`.
 
-        Every method is retried, POST included: the vendor POSTs we make (token grants, report queries)
-        are read-only, so repeating them is safe and beats failing a whole partition.
+        Every method is retried by default, POST included: most vendor POSTs we make (token grants,
+        report queries) are read-only, so repeating them is safe and beats failing a whole partition.
+        A call that creates something (``idempotent=False``) is only repeated when the failure proves
+        the server did not act on it: a connect error, a 429, a 503 with ``Retry-After``, or a 401/403
+        answered before any work. A timeout, a 5xx or a cut-off body may hide a request that was
+        processed, so the caller gets the error and decides (e.g. asks again later, knowing that).
         """
-        call = _Call(method.upper(), path, params, json, data, headers, use_auth)
+        call = _Call(method.upper(), path, params, json, data, headers, use_auth, idempotent)
         return self._execute(call, _identity)
 
     def get_json(
@@ -176,8 +185,11 @@ class ApiClient:
         *,
         headers: Mapping[str, str] | None = None,
         use_auth: bool = True,
+        idempotent: bool = True,
     ) -> Any:
-        return self._execute(_Call("POST", path, None, json, data, headers, use_auth), _decode_json)
+        """POST and parse JSON; ``idempotent=False`` limits retries as :meth:`request` describes."""
+        call = _Call("POST", path, None, json, data, headers, use_auth, idempotent)
+        return self._execute(call, _decode_json)
 
     def get_text(self, path: str, params: Mapping[str, Any] | None = None) -> str:
         """GET a text body (CSV exports)."""
@@ -216,14 +228,18 @@ class ApiClient:
                 self.auth.invalidate()
                 self._note_retry(call.method, endpoint, f"{outcome.label}, refreshing credentials", 0.0)
                 continue
-            if not outcome.retryable or attempt >= self.retry.max_attempts:
+            unsafe = outcome.retryable and not call.idempotent and not outcome.unsent
+            if not outcome.retryable or unsafe or attempt >= self.retry.max_attempts:
                 self.counters.add("errors")
+                detail = outcome.detail
+                if unsafe:
+                    detail = f"{detail} (not retried: the server may have acted on this request)"
                 raise outcome.error(
                     self.name,
                     call.method,
                     endpoint,
                     status=outcome.status,
-                    detail=outcome.detail,
+                    detail=detail,
                     attempts=attempt,
                 )
             wait = self._wait(outcome, attempt)
@@ -250,7 +266,9 @@ class ApiClient:
             response = self._send(request)
         except httpx.HTTPError as exc:
             detail = self._detail(f"{type(exc).__name__}: {exc}")
-            return _Failure(ApiError, None, detail, type(exc).__name__, isinstance(exc, _RETRYABLE_ERRORS))
+            retryable = isinstance(exc, _RETRYABLE_ERRORS)
+            unsent = isinstance(exc, _UNSENT_ERRORS)
+            return _Failure(ApiError, None, detail, type(exc).__name__, retryable, unsent=unsent)
         if response.status_code < 400:
             return self._decode(response, decode)
         return self._classify(response)
@@ -287,7 +305,8 @@ class ApiClient:
         if status == 429 or retry_after is not None:
             self.counters.add("throttled")
         error = ThrottledError if status == 429 else ApiError
-        return _Failure(error, status, detail, label, retryable=True, retry_after=retry_after)
+        unsent = status == 429 or (status == 503 and retry_after is not None)
+        return _Failure(error, status, detail, label, retryable=True, retry_after=retry_after, unsent=unsent)
 
     def _detail(self, text: str) -> str:
         return truncate(self.redact(text))

@@ -9,7 +9,7 @@ import pytest
 
 from video_analytics.dailymotion.client import DailyMotionClient, DailyMotionGraphQLError, ReportSpec
 from video_analytics.dailymotion.simulator import SANDBOX_PASSWORD, SANDBOX_USERNAME
-from video_analytics.http import AuthError, RetryPolicy
+from video_analytics.http import AuthError, ResponseFormatError, RetryPolicy
 
 SPEC = ReportSpec(date(2024, 2, 1), date(2024, 2, 2))
 
@@ -109,21 +109,34 @@ def test_password_grant_and_wrong_credentials(dm):
     assert "invalid" in str(caught.value) and "wrong-secret-123" not in str(caught.value)
 
 
-def test_server_errors_and_429_are_retried_then_reported(dm):
-    dm.knobs(throttle_next=1, error_next=1, retry_after_header="0")
+def test_ask_is_retried_after_429_but_not_after_a_500_that_may_hide_a_created_report(dm):
+    dm.knobs(throttle_next=1, retry_after_header="0")
     with client(dm) as api:
         assert api.ask_reports([SPEC])[0].token
-        assert api.counters()["api_retries"] == 2
+        assert api.counters()["api_retries"] == 1
+    dm.knobs(error_next=1)
+    with client(dm) as api, pytest.raises(Exception, match=r"HTTP 500 after 1 attempt.*not retried"):
+        api.ask_reports([SPEC])
+    # Polling is a read: a 500 there is retried.
+    dm.knobs(error_next=1)
+    with client(dm) as api:
+        token = next(iter(dm.sim.reports))
+        assert api.report_states([token])[token].status == "FINISHED"
     dm.knobs(error_next=5)
     with client(dm) as api, pytest.raises(Exception, match="HTTP 500 after 3 attempts"):
-        api.ask_reports([SPEC])
+        api.report_states([token])
 
 
-def test_truncated_graphql_body_is_retried(dm):
+def test_truncated_ask_answer_is_not_asked_again_but_a_truncated_poll_is_retried(dm):
     with client(dm) as api:
-        api.ask_reports([SPEC])  # token first, so the truncation hits the GraphQL call
+        [first] = api.ask_reports([SPEC])  # token first, so the truncation hits the GraphQL call
         dm.knobs(truncate_next=1)
-        assert api.ask_reports([SPEC])[0].token
+        with pytest.raises(ResponseFormatError, match="not retried"):
+            api.ask_reports([SPEC])
+        assert dm.sim.stats.snapshot()["reports_asked"] == 2  # the vendor did create the second one
+        assert dm.sim.stats.snapshot()["requests"]["graphql"] == 2  # and it was asked once only
+        dm.knobs(truncate_next=1)
+        assert api.report_states([first.token])[first.token].status == "FINISHED"
         assert api.counters()["api_retries"] == 1
 
 

@@ -122,7 +122,7 @@ def test_requested_range_is_served_in_groups_two_at_a_time_and_each_report_fires
         api,
         CONFIG,
     )
-    assert not final.fired and final.state["requested"] == [] and final.state["fired"] == {}
+    assert not final.fired and final.state["requested"] == {} and final.state["fired"] == {}
 
 
 def test_cursor_round_trip_survives_a_restart_without_asking_or_firing_twice():
@@ -221,3 +221,28 @@ def test_bad_cursor_is_a_clear_error():
         sch.load_state("{oops")
     with pytest.raises(ValueError, match="unknown format"):
         sch.load_state(json.dumps({"version": 99}))
+
+
+def test_a_day_requested_while_its_report_generates_is_asked_again_after_that_report():
+    api, config = FakeApi(), sch.SchedulerConfig(lookback_days=0, poll_initial=0)
+    first = sch.tick(sch.empty_state(), inputs(requests=[("2024-02-01", "2024-02-01")]), api, config)
+    # The user asks again while the first report generates: its data predates the new request.
+    again = sch.tick(first.state, inputs(now=1001, requests=[("2024-02-01", "2024-02-01")]), api, config)
+    api.finish_all()
+    fired = sch.tick(again.state, inputs(now=1002), api, config)
+    [report] = fired.fired
+    done = sch.tick(
+        fired.state,
+        inputs(now=1003, materialized=["2024-02-01"], runs={report.token: "SUCCESS"}),
+        api,
+        config,
+    )
+    assert api.asked == [("2024-02-01", "2024-02-01")] * 2
+    assert [r["start"] for r in done.state["reports"].values()] == ["2024-02-01"]
+    assert list(done.state["requested"]) == ["2024-02-01"]  # until the second report is loaded
+
+
+def test_a_cursor_from_before_request_times_still_loads():
+    old = {**sch.empty_state(), "requested": [["2024-02-01", "2024-02-02"]]}
+    state = sch.load_state(json.dumps(old))
+    assert state["requested"] == {"2024-02-01": 0.0, "2024-02-02": 0.0} and state["fetched"] == {}

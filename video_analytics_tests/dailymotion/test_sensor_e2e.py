@@ -7,11 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
+import httpx
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 from video_analytics.dailymotion import assets as dma
+from video_analytics.dailymotion import resources as dm_resources
 from video_analytics.partitions import RANGE_END_TAG, RANGE_START_TAG
 from video_analytics.storage.parquet import ParquetLakeIOManager
 
@@ -210,22 +212,23 @@ def test_truncated_csv_is_downloaded_again(dm, driver):
     driver.request("2024-02-03", "2024-02-04")
     result = driver.tick()
     assert not result.run_requests
-    dm.knobs(truncate_next=1)
+    dm.knobs(truncate_downloads=1)
     driver.until_done(day_keys("2024-02-03", "2024-02-04"))
-    assert dm.sim.stats.snapshot()["truncated"] == 1
+    assert dm.sim.stats.snapshot()["truncated"] == 1 and dm.sim.stats.snapshot()["downloads"] > 2
     assert (
         lake_table(driver.lake, "dm_hourly_reports").height
         == expected_hourly(dm, "2024-02-03", "2024-02-04").height
     )
-    links = driver.fired[0].run_config["ops"]["dm_hourly_reports"]["config"]["download_links"]
-    assert len(links) > 1
+    [run] = driver.runs
+    metadata = run.get_asset_materialization_events()[0].materialization.metadata
+    assert metadata["report_files"].value > 1
 
 
 def test_csv_truncated_every_time_fails_the_run_clearly_and_writes_nothing(dm, driver):
     driver.request("2024-02-03", "2024-02-03")
     driver.tick()
     [request] = driver.tick().run_requests
-    dm.knobs(truncate_next=10)
+    dm.knobs(truncate_downloads=10)
     result = driver.run(request, raise_on_error=False)
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.error
@@ -261,3 +264,193 @@ def test_lookback_window_fetches_missing_recent_days_without_any_request(dm, tmp
         assert [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in driver.fired] == [
             ("2024-02-27", "2024-02-29")
         ]
+
+
+# -- audit fixes ---------------------------------------------------------------------------------------
+
+
+def test_a_lost_answer_to_the_ask_is_not_asked_again_and_the_days_are_served_later(dm, driver):
+    """The vendor created the reports but the answer was cut off: asking again would duplicate them."""
+    dm.knobs(report_delay=3600.0)
+    driver.request("2024-02-01", "2024-02-06")
+    dm.knobs(truncate_next=1)  # the token grant is not faulted: this hits the ask
+    driver.tick()
+    stats = dm.sim.stats.snapshot()
+    assert stats["reports_asked"] == 2 and stats["requests"]["graphql"] == 1
+    assert stats.get("reports_refused", 0) == 0
+    state = dma.scheduling.load_state(driver.cursor)
+    assert state["reports"] == {}
+    assert sorted(state["failures"]) == ["2024-02-01/2024-02-03", "2024-02-04/2024-02-06"]
+    # The orphans hold both slots: the next ask is refused as busy, not counted as a failure.
+    driver.tick()
+    assert dm.sim.stats.snapshot()["reports_refused"] == 2
+    assert all(f["count"] == 1 for f in dma.scheduling.load_state(driver.cursor)["failures"].values())
+    dm.advance(3601)  # the orphans finish (nobody downloads them); the slots are free again
+    dm.knobs(report_delay=0.0)
+    driver.until_done(day_keys("2024-02-01", "2024-02-06"))
+    assert dm.sim.stats.snapshot()["reports_asked"] == 4
+    assert len(driver.fired) == 2
+    assert (
+        lake_table(driver.lake, "dm_hourly_reports").height
+        == expected_hourly(dm, "2024-02-01", "2024-02-06").height
+    )
+    driver.tick()  # sees the runs' success
+    assert dma.scheduling.load_state(driver.cursor)["failures"] == {}
+
+
+def test_a_failing_ask_keeps_the_runs_of_reports_finished_in_the_same_tick(dm, driver):
+    driver.request("2024-02-01", "2024-02-09")
+    driver.tick()  # asks 02-07..09 and 02-04..06; they finish at once (report_delay 0)
+    good = driver.resource
+    # The next ask fails as a whole request (GraphQL error without data), as in an API change.
+    driver.resource = dm.resource(lookback_days=0, max_range_days=3, dimensions=["HOUR", "BOGUS"])
+    result = driver.tick()
+    assert sorted((r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in result.run_requests) == [
+        ("2024-02-04", "2024-02-06"),
+        ("2024-02-07", "2024-02-09"),
+    ]
+    failures = dma.scheduling.load_state(driver.cursor)["failures"]
+    assert failures["2024-02-01/2024-02-03"]["count"] == 1
+    driver.resource = good
+    for request in result.run_requests:
+        driver.run(request)
+    driver.until_done(day_keys("2024-02-01", "2024-02-09"))
+    assert len({r.run_key for r in driver.fired}) == len(driver.fired) == 3
+
+
+def test_a_materialized_day_requested_again_is_fetched_again(dm, driver):
+    driver.request("2024-02-05", "2024-02-05")
+    driver.until_done({"2024-02-05"})
+    assert dm.sim.stats.snapshot()["reports_asked"] == 1
+    before = lake_table(driver.lake, "dm_hourly_reports")
+    driver.request("2024-02-05", "2024-02-05")  # "fetch this day again"
+    for _ in range(3):
+        for request in driver.tick().run_requests or []:
+            driver.run(request)
+    assert dm.sim.stats.snapshot()["reports_asked"] == 2 and len(driver.runs) == 2
+    assert_frame_equal(lake_table(driver.lake, "dm_hourly_reports"), before)  # replaced, not appended
+    state = dma.scheduling.load_state(driver.cursor)
+    assert state["requested"] == {} and state["fired"] == {}
+    driver.tick()
+    assert dm.sim.stats.snapshot()["reports_asked"] == 2  # served: not asked a third time
+
+
+def test_yesterday_fetched_after_midnight_is_fetched_once_more_when_settled(dm, tmp_path):
+    with dg.DagsterInstance.ephemeral() as instance:
+        driver = Driver(instance, dm.resource(lookback_days=1, settle_hours=9), tmp_path)
+        driver.now = datetime(2024, 3, 1, 0, 5, tzinfo=UTC).timestamp()
+        driver.until_done({"2024-02-29"})
+        assert dm.sim.stats.snapshot()["reports_asked"] == 1
+        driver.tick(advance=3600)  # 01:05: not settled yet
+        assert dm.sim.stats.snapshot()["reports_asked"] == 1
+        driver.now = datetime(2024, 3, 1, 9, 0, tzinfo=UTC).timestamp()
+        for _ in range(3):
+            for request in driver.tick().run_requests or []:
+                driver.run(request)
+        assert dm.sim.stats.snapshot()["reports_asked"] == 2
+        assert [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in driver.fired] == [
+            ("2024-02-29", "2024-02-29"),
+            ("2024-02-29", "2024-02-29"),
+        ]
+        driver.tick(advance=6 * 3600)
+        assert dm.sim.stats.snapshot()["reports_asked"] == 2  # once settled, once only
+
+
+def test_a_success_clears_the_failure_count_of_its_days(dm, driver):
+    dm.knobs(fail_next_reports=1)
+    driver.request("2024-02-01", "2024-02-02")
+    driver.until_done(day_keys("2024-02-01", "2024-02-02"))
+    driver.tick()
+    assert dma.scheduling.load_state(driver.cursor)["failures"] == {}
+
+
+def test_one_oauth_grant_serves_many_ticks_and_runs(dm, driver, monkeypatch):
+    monkeypatch.setattr(dm_resources, "_AUTHS", {}, raising=False)  # no token left over from another test
+    dm.sim.stats.reset()
+    driver.request("2024-02-01", "2024-02-06")
+    driver.until_done(day_keys("2024-02-01", "2024-02-06"))
+    assert len(driver.runs) == 2
+    assert dm.sim.stats.snapshot()["tokens_issued"] == 1
+    httpx.post(f"{dm.url}/_sandbox/expire_tokens")  # expiry and refresh still work on the shared token
+    driver.request("2024-02-07", "2024-02-07")
+    driver.until_done({"2024-02-07"})
+    assert dm.sim.stats.snapshot()["rejected_tokens"] == 1
+    assert dm.sim.stats.snapshot()["tokens_issued"] == 2
+
+
+def test_run_config_carries_only_the_report_token(dm, driver):
+    driver.request("2024-02-03", "2024-02-03")
+    driver.until_done({"2024-02-03"})
+    [request] = driver.fired
+    assert request.run_config == {"ops": {"dm_hourly_reports": {"config": {"report_token": request.run_key}}}}
+    assert "download" not in str(driver.instance.get_run_by_id(driver.runs[0].run_id).run_config)
+
+
+def test_an_expired_report_fails_its_run_clearly_and_is_asked_again(dm, driver):
+    driver.request("2024-02-03", "2024-02-03")
+    driver.tick()
+    [request] = driver.tick().run_requests
+    dm.advance(49 * 3600)  # the run started too late: the report expired
+    result = driver.run(request, raise_on_error=False)
+    error = result.get_step_failure_events()[0].step_failure_data.error.to_string()
+    assert "is EXPIRED" in error and "asks DailyMotion for these days again" in error
+    driver.until_done({"2024-02-03"})
+    assert dm.sim.stats.snapshot()["reports_asked"] == 2
+
+
+def test_report_rows_outside_the_runs_days_fail_the_check_and_write_nothing(dm, driver):
+    driver.request("2024-02-03", "2024-02-03")
+    driver.tick()
+    [request] = driver.tick().run_requests
+    wrong_day = {**request.tags, RANGE_START_TAG: "2024-02-04", RANGE_END_TAG: "2024-02-04"}
+    bad = dg.RunRequest(
+        run_key=request.run_key,
+        tags=wrong_day,
+        run_config=request.run_config,
+        asset_selection=request.asset_selection,
+    )
+    result = driver.run(bad, raise_on_error=False)
+    assert not result.success
+    [check] = [
+        e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and e.event_specific_data.check_name == "hours_inside_partition_day"
+    ]
+    assert not check.passed and check.metadata["rows"].value > 0
+    assert not (driver.lake / "dm_hourly_reports").exists()
+
+
+def test_days_given_up_are_shown_on_every_tick_until_asked_again(dm, tmp_path):
+    with dg.DagsterInstance.ephemeral() as instance:
+        resource = dm.resource(lookback_days=0, max_report_failures=0, alert_seconds=60)
+        driver = Driver(instance, resource, tmp_path)
+        dm.knobs(fail_next_reports=1)
+        driver.request("2024-02-01", "2024-02-01")
+        with pytest.raises(dma.DailyMotionReportsError):
+            for _ in range(4):
+                driver.tick()
+        for _ in range(2):
+            message = driver.tick(advance=3600).skip_reason.skip_message
+            assert "GIVEN UP: 1 day(s) (2024-02-01..2024-02-01)" in message
+        driver.request("2024-02-01", "2024-02-01")
+        driver.until_done({"2024-02-01"})
+        assert "GIVEN UP" not in driver.tick().skip_reason.skip_message
+
+
+def test_duplicate_report_rows_are_collapsed_with_a_warning():
+    day = date(2024, 2, 1)
+    frame = dma.transforms.parse_report_csv(
+        "hour,video_id,views,time_watched_seconds,view_through_rate\n"
+        "2024-02-01T05:00:00Z,x1,1,10,100.0\n2024-02-01T05:00:00Z,x1,3,30,0.0\n",
+        ["HOUR", "VIDEO_ID"],
+        dma.transforms.column_names(["VIEWS", "TIME_WATCHED_SECONDS", "VIEW_THROUGH_RATE"]),
+    )
+    metrics = ["VIEWS", "TIME_WATCHED_SECONDS", "VIEW_THROUGH_RATE"]
+    raw = dma.transforms.raw_report_stats([frame], ["HOUR", "VIDEO_ID"], metrics, [day])
+    hourly = dma.transforms.hourly_reports([frame], ["HOUR", "VIDEO_ID"], metrics, [day])
+    checks = {c.check_name: c for c in dma.hourly_checks(hourly, [day], 100.0, raw)}
+    unique = checks["unique_hour_dimension_key"]
+    assert hourly.height == 1 and not unique.passed and unique.severity == dg.AssetCheckSeverity.WARN
+    assert unique.metadata["duplicate_rows_collapsed"].value == 1
+    assert checks["hours_inside_partition_day"].passed

@@ -123,3 +123,39 @@ def test_daily_stats_sum_weight_and_enrich_with_left_joins():
     assert x1["video_created_time"] == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
     assert (x1["playlist_name"], x1["player_label"]) == ("P", "L")
     assert x9["video_title"] is None and x9["playlist_name"] is None and x9["video_tags"] is None
+
+
+def test_an_empty_view_through_rate_is_left_out_of_the_weighted_rate():
+    csv = (
+        "hour,video_id,playlist_id,views,time_watched_seconds,view_through_rate\n"
+        "2024-02-01T05:00:00Z,x1,,10,100,\n"
+        "2024-02-01T06:00:00Z,x2,,50,100,50.0\n"
+        "2024-02-01T06:00:00Z,x2,,50,100,\n"
+    )
+    hourly = tf.hourly_reports([tf.parse_report_csv(csv, DIMS, METRICS)], DIMS, METRICS, [date(2024, 2, 1)])
+    rates = dict(zip(hourly["video_id"], hourly["view_through_rate"], strict=True))
+    assert rates["x1"] is None  # unknown, not 0
+    assert rates["x2"] == pytest.approx(50.0)  # not (50*50) / 100 = 25
+    daily = tf.daily_aggregate(hourly.with_columns(pl.lit("x").alias("video_id")))
+    assert daily["views"].to_list() == [110]
+    assert daily["view_through_rate"].to_list() == [pytest.approx(50.0)]
+
+
+def test_daily_stats_with_only_hour_and_video_dimensions_keep_the_other_columns_null():
+    dims = ("HOUR", "VIDEO_ID")
+    csv = "hour,video_id,views,time_watched_seconds,view_through_rate\n2024-02-01T05:00:00Z,x1,4,40,25.0\n"
+    hourly = tf.hourly_reports([tf.parse_report_csv(csv, dims, METRICS)], dims, METRICS, [date(2024, 2, 1)])
+    videos = tf.metadata_frame("video", {"x1": {"title": "T", "tags": []}})
+    playlists = tf.metadata_frame("playlist", {})
+    players = tf.metadata_frame("player", {})
+    out = tf.daily_video_stats(hourly, videos, playlists, players)
+    assert out.columns == list(tf.DAILY_COLUMNS) and out.height == 1
+    row = out.row(0, named=True)
+    assert (row["video_id"], row["video_title"], row["views"]) == ("x1", "T", 4)
+    assert row["player_id"] is None and row["player_label"] is None and row["playlist_name"] is None
+
+
+def test_raw_report_stats_count_collapsed_duplicates_and_hours_outside_the_days():
+    frame = tf.parse_report_csv(CSV, DIMS, METRICS)
+    stats = tf.raw_report_stats([frame, frame.head(1)], DIMS, METRICS, [date(2024, 2, 1)])
+    assert stats == {"raw_rows": 4, "duplicate_rows": 1, "rows_outside_days": 1}
