@@ -31,3 +31,38 @@ def references_check(
         description=description,
         metadata={f"missing_{columns[-1]}s": missing.height, "examples": examples},
     )
+
+
+def unique_check(
+    check_name: str, frame: pl.DataFrame, key: str | Sequence[str], asset_key: str | None = None
+) -> dg.AssetCheckResult:
+    """Fail when rows of `frame` repeat `key`: a re-run must replace a partition, never duplicate it."""
+    columns = [key] if isinstance(key, str) else list(key)
+    duplicates = frame.height - frame.select(columns).n_unique() if frame.height else 0
+    return dg.AssetCheckResult(
+        check_name=check_name,
+        passed=duplicates == 0,
+        metadata={"duplicate_rows": duplicates},
+        **({"asset_key": asset_key} if asset_key else {}),
+    )
+
+
+def within_check(
+    check_name: str,
+    frame: pl.DataFrame,
+    column: str,
+    low: float,
+    high: float,
+    *,
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.WARN,
+    asset_key: str | None = None,
+) -> dg.AssetCheckResult:
+    """Flag rows whose `column` lies outside [low, high] (nulls pass: "not reported" is not "wrong")."""
+    rows = frame.filter(~pl.col(column).is_between(low, high)).height if frame.height else 0
+    return dg.AssetCheckResult(
+        check_name=check_name,
+        passed=rows == 0,
+        severity=severity,
+        metadata={"rows": rows},
+        **({"asset_key": asset_key} if asset_key else {}),
+    )

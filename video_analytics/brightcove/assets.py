@@ -14,7 +14,7 @@ from pydantic import Field
 from video_analytics.brightcove import transforms
 from video_analytics.brightcove.client import BrightcoveClient
 from video_analytics.brightcove.resources import BrightcoveResource
-from video_analytics.checks import references_check
+from video_analytics.checks import references_check, unique_check, within_check
 from video_analytics.partitions import daily_partitions, partition_days, trailing_days_request
 
 GROUP = "brightcove"
@@ -174,26 +174,13 @@ def daily_video_metrics(
 
 def daily_checks(frame: pl.DataFrame, cms: pl.DataFrame) -> Iterator[dg.AssetCheckResult]:
     """The data rules of `daily_video_metrics`, evaluated on exactly the rows being written."""
-    duplicates = (
-        frame.height - frame.select("account_id", "video_id", "date").n_unique() if frame.height else 0
-    )
-    yield dg.AssetCheckResult(
-        check_name="unique_account_video_date",
-        passed=duplicates == 0,
-        metadata={"duplicate_rows": duplicates},
-    )
+    yield unique_check("unique_account_video_date", frame, ["account_id", "video_id", "date"])
     count_columns = ["video_view", "video_impression", *transforms.DEVICE_COLUMNS]
     negative = frame.filter(pl.any_horizontal(pl.col(c) < 0 for c in count_columns)).height
     yield dg.AssetCheckResult(
         check_name="counts_non_negative", passed=negative == 0, metadata={"rows": negative}
     )
-    bad_rate = frame.filter(~pl.col("play_rate").is_between(0, 1)).height
-    yield dg.AssetCheckResult(
-        check_name="play_rate_within_0_1",
-        passed=bad_rate == 0,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"rows": bad_rate},
-    )
+    yield within_check("play_rate_within_0_1", frame, "play_rate", 0, 1)
     yield references_check(
         "videos_exist_in_cms",
         frame,

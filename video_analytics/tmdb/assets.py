@@ -16,6 +16,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from video_analytics.checks import unique_check, within_check
 from video_analytics.partitions import daily_partitions, partition_days
 from video_analytics.tmdb import transforms
 from video_analytics.tmdb.client import TMDBClient
@@ -88,8 +89,7 @@ def tmdb_movies(
         frame = transforms.movies_frame(details, reasons, ranks, datetime.now(UTC))
         counters = client.counters
     context.log.info(f"tmdb_movies: {frame.height} movies with details, {counters['api_requests']} requests")
-    duplicates = frame.height - frame["movie_id"].n_unique()
-    yield dg.AssetCheckResult(check_name="unique_movie_id", passed=duplicates == 0)
+    yield unique_check("unique_movie_id", frame, "movie_id")
     top = frame.filter(pl.col("popularity_rank") == 1)["title"].to_list()
     yield dg.Output(
         frame,
@@ -156,10 +156,7 @@ def _votes(frame: pl.DataFrame) -> int:
 
 
 def snapshot_checks(frame: pl.DataFrame) -> Iterator[dg.AssetCheckResult]:
-    duplicates = frame.height - frame.select("movie_id", "snapshot_date").n_unique()
-    yield dg.AssetCheckResult(
-        check_name="unique_movie_day", passed=duplicates == 0, metadata={"duplicate_rows": duplicates}
-    )
+    yield unique_check("unique_movie_day", frame, ["movie_id", "snapshot_date"])
     bad = frame.filter(
         (pl.col("popularity") < 0)
         | (pl.col("vote_count") < 0)
@@ -228,13 +225,14 @@ def tmdb_movie_metrics(
 
 
 def metric_checks(frame: pl.DataFrame) -> Iterator[dg.AssetCheckResult]:
-    duplicates = frame.height - frame.select("movie_id", "snapshot_date").n_unique()
-    yield dg.AssetCheckResult(
-        check_name="unique_movie_day", passed=duplicates == 0, metadata={"duplicate_rows": duplicates}
-    )
-    out = frame.filter(~pl.col("viral_coefficient").is_between(0, 100)).height
-    yield dg.AssetCheckResult(
-        check_name="viral_coefficient_within_0_100", passed=out == 0, metadata={"rows": out}
+    yield unique_check("unique_movie_day", frame, ["movie_id", "snapshot_date"])
+    yield within_check(
+        "viral_coefficient_within_0_100",
+        frame,
+        "viral_coefficient",
+        0,
+        100,
+        severity=dg.AssetCheckSeverity.ERROR,
     )
     unknown = frame.filter(
         ~pl.col("momentum_status").is_in(transforms.MOMENTUM_CATEGORIES)

@@ -12,7 +12,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from video_analytics.checks import references_check
+from video_analytics.checks import references_check, unique_check, within_check
 from video_analytics.partitions import daily_partitions, partition_days, trailing_days_request
 from video_analytics.storage.parquet import LAKE_TABLE
 from video_analytics.wistia import transforms
@@ -62,10 +62,7 @@ def wistia_dim_media(
         frame = transforms.dim_media(client.list_medias())
         counters = client.counters()
     context.log.info(f"wistia_dim_media: {frame.height} media, {int(frame['archived'].sum())} archived")
-    duplicates = frame.height - frame["id"].n_unique()
-    yield dg.AssetCheckResult(
-        check_name="unique_media_id", passed=duplicates == 0, metadata={"duplicate_ids": duplicates}
-    )
+    yield unique_check("unique_media_id", frame, "id")
     yield dg.Output(
         frame,
         metadata={**counters, "media": frame.height, "archived": int(frame["archived"].sum())},
@@ -140,20 +137,9 @@ def wistia_engagements(
 
 def engagement_checks(engagements: pl.DataFrame, byday: pl.DataFrame) -> Iterator[dg.AssetCheckResult]:
     for asset, frame in (("wistia_fact_engagements", engagements), ("wistia_fact_engagements_byday", byday)):
-        duplicates = frame.height - frame.select("media_id", "date").n_unique() if frame.height else 0
-        yield dg.AssetCheckResult(
-            asset_key=asset,
-            check_name="unique_media_date",
-            passed=duplicates == 0,
-            metadata={"duplicate_rows": duplicates},
-        )
-    bad = engagements.filter(~pl.col("play_rate").is_between(0, 1)).height
-    yield dg.AssetCheckResult(
-        asset_key="wistia_fact_engagements",
-        check_name="play_rate_within_0_1",
-        passed=bad == 0,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"rows": bad},
+        yield unique_check("unique_media_date", frame, ["media_id", "date"], asset_key=asset)
+    yield within_check(
+        "play_rate_within_0_1", engagements, "play_rate", 0, 1, asset_key="wistia_fact_engagements"
     )
 
 
@@ -229,17 +215,8 @@ def wistia_fact_events(
 
 
 def event_checks(frame: pl.DataFrame, media: pl.DataFrame) -> Iterator[dg.AssetCheckResult]:
-    duplicates = frame.height - frame["event_key"].n_unique()
-    yield dg.AssetCheckResult(
-        check_name="unique_event_key", passed=duplicates == 0, metadata={"duplicate_rows": duplicates}
-    )
-    bad = frame.filter(~pl.col("percent_viewed").is_between(0, 1)).height
-    yield dg.AssetCheckResult(
-        check_name="percent_viewed_within_0_1",
-        passed=bad == 0,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"rows": bad},
-    )
+    yield unique_check("unique_event_key", frame, "event_key")
+    yield within_check("percent_viewed_within_0_1", frame, "percent_viewed", 0, 1)
     yield references_check(
         "events_reference_media",
         frame,
@@ -263,10 +240,7 @@ def wistia_dim_visitors(
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     frame = transforms.dim_visitors(wistia_fact_events)
     context.log.info(f"wistia_dim_visitors: {frame.height} visitors from {wistia_fact_events.height} events")
-    duplicates = frame.height - frame["visitor_id"].n_unique()
-    yield dg.AssetCheckResult(
-        check_name="unique_visitor_id", passed=duplicates == 0, metadata={"duplicate_ids": duplicates}
-    )
+    yield unique_check("unique_visitor_id", frame, "visitor_id")
     yield dg.Output(frame, metadata={"visitors": frame.height})
 
 
