@@ -1,8 +1,8 @@
 """The log reader: one folder per day under a local or s3:// root, files plain or gzipped.
 
 Files are streamed in blocks cut at line ends, so memory is bounded by the block size, never by the
-size of a day (a 5 GB day is read 32 MB at a time). Each block becomes a polars frame of lines
-without any Python work per line.
+size of a day (a 5 GB day is read 32 MB at a time; 64 MB measured no faster and costs ~300 MB more
+peak memory). Each block becomes a polars frame of lines without any Python work per line.
 """
 
 from __future__ import annotations
@@ -84,21 +84,16 @@ class LogReader:
 
 
 def _line_blocks(handle, block_bytes: int) -> Iterator[bytes]:
-    """Blocks of whole lines (the last one may lack a final newline)."""
-    carry = b""
+    """Blocks of whole lines (the last one may lack a final newline): a read, completed by the rest of
+    its last line. One copy of the block at most (carrying the cut-off line to the next block cost
+    two, a third of the reading time)."""
     while True:
         data = handle.read(block_bytes)
         if not data:
             break
-        data = carry + data
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            carry = data
-            continue
-        carry = data[cut + 1 :]
-        yield data[: cut + 1]
-    if carry:
-        yield carry
+        if not data.endswith(b"\n"):
+            data += handle.readline()
+        yield data
 
 
 def lines_frame(chunk: bytes, first_line: int = 1) -> pl.DataFrame:

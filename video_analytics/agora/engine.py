@@ -75,7 +75,8 @@ class _EventStore:
             for (number,), part in frame.with_columns(bucket).partition_by("_bucket", as_dict=True).items():
                 target = self.folder / table / f"bucket={number}"
                 target.mkdir(parents=True, exist_ok=True)
-                part.drop("_bucket").write_parquet(target / f"part-{self.blocks}.parquet")
+                # lz4: temporary files, written once and read once (zstd's CPU measured 1.5x lz4's)
+                part.drop("_bucket").write_parquet(target / f"part-{self.blocks}.parquet", compression="lz4")
 
     def groups(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
         """(events, attributes) of disjoint sets of whole streams."""
@@ -134,12 +135,17 @@ def analyse_day(
                 block = block.with_columns(pl.int_range(seq, seq + block.height, dtype=pl.Int64).alias("seq"))
                 seq += block.height
                 lines += block.height
-                parsed = transforms.parse_lines(block.lazy()).collect()
-                store.add(
-                    transforms.events_frame(parsed.lazy()).collect(),
-                    compact(transforms.attributes_frame(parsed.lazy()).collect()),
+                parsed = transforms.parse_lines(block.lazy(), describe=False).collect()
+                keyed = transforms.keyed_frame(parsed).lazy()
+                events, attributes, bad = pl.collect_all(
+                    [
+                        transforms.events_frame(keyed),
+                        transforms.attributes_frame(keyed),
+                        transforms.rejects_frame(parsed.lazy(), pl.lit(day)),
+                    ]
                 )
-                bad = compact(transforms.rejects_frame(parsed.lazy(), pl.lit(day)).collect())
+                store.add(events, compact(attributes))
+                bad = compact(bad)
                 reasons.update(dict(bad.group_by("reason").len().iter_rows()))
                 rejects.append(bad)
             log(f"agora {day}: {url} done, {lines} lines so far")
