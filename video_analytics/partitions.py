@@ -35,6 +35,11 @@ def partition_days(context: dg.AssetExecutionContext) -> list[date]:
     return [window.start.date() + timedelta(days=i) for i in range((window.end - window.start).days)]
 
 
+def previous_day(scheduled: datetime) -> str:
+    """The last complete day (UTC) before a schedule tick: the partition a nightly run is for."""
+    return (scheduled.date() - timedelta(days=1)).isoformat()
+
+
 def trailing_days_request(name: str, scheduled: datetime, days: int) -> dg.RunRequest:
     """A schedule's run over the `days` complete days before `scheduled`, e.g. to re-pull late data."""
     end = scheduled.date() - timedelta(days=1)

@@ -5,7 +5,6 @@ The asset bodies only wire the log reader to the engine and transforms; data rul
 """
 
 from collections.abc import Iterator
-from datetime import timedelta
 
 import dagster as dg
 import polars as pl
@@ -13,7 +12,7 @@ from pydantic import Field
 
 from video_analytics.agora import engine, transforms
 from video_analytics.agora.resources import AgoraLogsResource
-from video_analytics.partitions import daily_partitions, partition_days
+from video_analytics.partitions import daily_partitions, partition_days, previous_day
 
 GROUP = "agora"
 KINDS = {"polars", "parquet"}
@@ -206,7 +205,7 @@ def _empty_video_stats() -> pl.DataFrame:
     description="Every night: analyse yesterday's player logs (the original ran as a cron'd EMR job).",
 )
 def agora_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    day = (context.scheduled_execution_time.date() - timedelta(days=1)).isoformat()
+    day = previous_day(context.scheduled_execution_time)
     return dg.RunRequest(run_key=f"agora-{day}", partition_key=day)
 
 

@@ -10,14 +10,14 @@ unused `max_movies_per_run`).
 """
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
 from video_analytics.checks import unique_check, within_check
-from video_analytics.partitions import daily_partitions, partition_days
+from video_analytics.partitions import daily_partitions, partition_days, previous_day
 from video_analytics.tmdb import transforms
 from video_analytics.tmdb.client import TMDBClient
 from video_analytics.tmdb.resources import TMDBResource
@@ -247,10 +247,6 @@ def metric_checks(frame: pl.DataFrame) -> Iterator[dg.AssetCheckResult]:
     )
 
 
-def _yesterday(context: dg.ScheduleEvaluationContext) -> str:
-    return (context.scheduled_execution_time.date() - timedelta(days=1)).isoformat()
-
-
 @dg.schedule(
     cron_schedule="0 2 * * *",
     target=[tmdb_snapshots, tmdb_movie_metrics],
@@ -259,7 +255,7 @@ def _yesterday(context: dg.ScheduleEvaluationContext) -> str:
     description="02:00 UTC (config.yaml's time): yesterday's changes and snapshot, then its metrics.",
 )
 def tmdb_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    day = _yesterday(context)
+    day = previous_day(context.scheduled_execution_time)
     return dg.RunRequest(run_key=f"tmdb-daily-{day}", partition_key=day)
 
 
@@ -271,7 +267,7 @@ def tmdb_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     description="Sundays 03:00 UTC: reload the tracked movies' metadata.",
 )
 def tmdb_weekly_movies_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    return dg.RunRequest(run_key=f"tmdb-weekly-movies-{_yesterday(context)}")
+    return dg.RunRequest(run_key=f"tmdb-weekly-movies-{previous_day(context.scheduled_execution_time)}")
 
 
 @dg.schedule(
@@ -282,7 +278,7 @@ def tmdb_weekly_movies_schedule(context: dg.ScheduleEvaluationContext) -> dg.Run
     description="Sundays 03:30 UTC: re-snapshot yesterday with every tracked movie, then its metrics.",
 )
 def tmdb_weekly_refresh_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    day = _yesterday(context)
+    day = previous_day(context.scheduled_execution_time)
     return dg.RunRequest(
         run_key=f"tmdb-weekly-refresh-{day}",
         partition_key=day,
