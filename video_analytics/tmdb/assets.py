@@ -48,23 +48,27 @@ class SnapshotsConfig(dg.Config):
     )
 
 
-class MetricsConfig(dg.Config):
-    """The original's thresholds (config.yaml: momentum 10/5/-5/-10, virality 80/60/40/20)."""
+_DEFAULT = transforms.Thresholds()  # the numbers live once, in the pure transforms
 
-    surging: float = 10.0
-    rising: float = 5.0
-    stable: float = -5.0
-    declining: float = -10.0
-    trend_viral_velocity: float = 50.0
-    trend_viral_change: float = 10.0
-    trend_rising: float = 5.0
-    trend_declining: float = -5.0
-    extremely_viral: float = 80.0
-    highly_viral: float = 60.0
-    moderately_viral: float = 40.0
-    slightly_viral: float = 20.0
-    vote_weight: float = 0.6
-    popularity_weight: float = 0.4
+
+class MetricsConfig(dg.Config):
+    """The original's thresholds (config.yaml: momentum 10/5/-5/-10, virality 80/60/40/20), editable
+    per run in the launchpad; each default is `transforms.Thresholds`'."""
+
+    surging: float = _DEFAULT.surging
+    rising: float = _DEFAULT.rising
+    stable: float = _DEFAULT.stable
+    declining: float = _DEFAULT.declining
+    trend_viral_velocity: float = _DEFAULT.trend_viral_velocity
+    trend_viral_change: float = _DEFAULT.trend_viral_change
+    trend_rising: float = _DEFAULT.trend_rising
+    trend_declining: float = _DEFAULT.trend_declining
+    extremely_viral: float = _DEFAULT.extremely_viral
+    highly_viral: float = _DEFAULT.highly_viral
+    moderately_viral: float = _DEFAULT.moderately_viral
+    slightly_viral: float = _DEFAULT.slightly_viral
+    vote_weight: float = _DEFAULT.vote_weight
+    popularity_weight: float = _DEFAULT.popularity_weight
 
 
 @dg.asset(

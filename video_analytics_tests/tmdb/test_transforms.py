@@ -270,3 +270,12 @@ def test_snapshot_prefers_the_ranked_list_and_never_duplicates():
     assert frame["source"].to_list() == ["list", "list", "details"]
     assert frame["popularity_rank"].to_list() == [1, 2, None]
     assert frame["snapshot_date"].unique().to_list() == [LAST]
+
+
+def test_run_config_covers_every_threshold_with_the_same_defaults():
+    from dataclasses import asdict
+
+    from video_analytics.tmdb.assets import MetricsConfig
+    from video_analytics.tmdb.transforms import Thresholds
+
+    assert MetricsConfig().model_dump() == asdict(Thresholds())
