@@ -69,18 +69,23 @@ class LogReader:
     def _path(self, url: str) -> str:
         return url.split("://", 1)[1] if "://" in url else url
 
-    def blocks(self, url: str) -> Iterator[pl.DataFrame]:
-        """Lines of one file in blocks; line numbers are 1-based within the file."""
+    def chunks(self, url: str) -> Iterator[bytes]:
+        """The raw bytes of one file (decompressed), in blocks of whole lines."""
         fs, _ = self._fs()
         self.counters.files += 1
-        first_line = 1
         with fs.open(self._path(url), "rb", compression="infer") as handle:
             for chunk in _line_blocks(handle, self.block_bytes):
                 self.counters.bytes_read += len(chunk)
-                frame = lines_frame(chunk, first_line)
-                first_line += frame.height
-                self.counters.lines += frame.height
-                yield frame.with_columns(pl.lit(url).alias("file"))
+                yield chunk
+
+    def blocks(self, url: str) -> Iterator[pl.DataFrame]:
+        """Lines of one file in blocks; line numbers are 1-based within the file."""
+        first_line = 1
+        for chunk in self.chunks(url):
+            frame = lines_frame(chunk, first_line)
+            first_line += frame.height
+            self.counters.lines += frame.height
+            yield frame.with_columns(pl.lit(url).alias("file"))
 
 
 def _line_blocks(handle, block_bytes: int) -> Iterator[bytes]:

@@ -14,20 +14,23 @@ from __future__ import annotations
 import math
 import shutil
 import tempfile
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 
-from video_analytics.agora import transforms
+from video_analytics.agora import linescan, transforms
 from video_analytics.agora.client import LogReader
 
-#: Decompressed bytes of logs per aggregation bucket; about 400k lines of 650 bytes. Smaller buckets
-#: lower the peak of the aggregation phase (measured: 10M lines peak at 1.56 GB with 512 MB buckets).
-DEFAULT_BUCKET_BYTES = 256 * 1024 * 1024
+#: Decompressed bytes of logs per aggregation bucket: a 1M-line day (~650 MB) stays in memory, a
+#: 10M-line day spills its events to 7 buckets. The polars-only parser keeps bulkier per-block frames
+#: and spills from 256 MB (measured: 10M lines peak at 1.56 GB with its 512 MB buckets).
+DEFAULT_BUCKET_BYTES = 1024 * 1024 * 1024
+POLARS_BUCKET_BYTES = 256 * 1024 * 1024
 GZIP_RATIO = 8  # assumed decompressed/compressed size, to size buckets before reading
 
 
@@ -54,7 +57,7 @@ class DayResult:
 
 
 class _EventStore:
-    """Events and per-block attributes of a day: in memory, or spilled to Parquet by key-hash bucket."""
+    """Events and attribute rows of a day: in memory, or spilled to Parquet by key-hash bucket."""
 
     TABLES = ("events", "attributes")
 
@@ -65,7 +68,6 @@ class _EventStore:
         self.blocks = 0
 
     def add(self, events: pl.DataFrame, attributes: pl.DataFrame) -> None:
-        attributes = attributes.with_columns(pl.lit(self.blocks).alias("block"))
         self.blocks += 1
         for table, frame in zip(self.TABLES, (events, attributes), strict=True):
             if self.folder is None:
@@ -112,6 +114,77 @@ def bucket_count(stored_bytes: int, files: list[str], bucket_bytes: int) -> int:
     return max(1, math.ceil(estimate / bucket_bytes))
 
 
+@dataclass
+class _Parsed:
+    """What the engine keeps of parsed lines: typed events, reduced attribute rows, rejects."""
+
+    events: pl.DataFrame
+    attributes: pl.DataFrame
+    rejects: pl.DataFrame
+
+
+def _parse(lines: pl.DataFrame, day: date) -> _Parsed:
+    """Lines (`file`, `line_number`, `line`, `seq`) through the polars parser."""
+    parsed = transforms.parse_lines(lines.lazy(), describe=False).collect()
+    keyed = transforms.keyed_frame(parsed).lazy()
+    return _Parsed(
+        *pl.collect_all(
+            [
+                transforms.events_frame(keyed),
+                transforms.attributes_frame(keyed),
+                transforms.rejects_frame(parsed.lazy(), pl.lit(day)),
+            ]
+        )
+    )
+
+
+def _ahead(function: Callable, items: Iterator, workers: int = 2) -> Iterator:
+    """`function(item)` of each item in order, computed by threads up to `workers` items ahead (the
+    scanner releases the GIL, so blocks are scanned on both cores while this thread merges)."""
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.submit(function, item))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _polars_file(reader: LogReader, url: str, day: date, seq: int) -> Iterator[tuple[_Parsed, int]]:
+    """Every line of one file through the polars parser (no native scanner): (parsed, lines) per block."""
+    for block in reader.blocks(url):
+        block = block.with_columns(pl.int_range(seq, seq + block.height, dtype=pl.Int64).alias("seq"))
+        seq += block.height
+        yield _parse(block, day), block.height
+
+
+#: Lines the scanner hands back are parsed by polars in batches of this many (a parse has a fixed cost).
+SLOW_BATCH_LINES = 100_000
+
+
+def _scanned_file(reader: LogReader, url: str, day: date, seq: int) -> Iterator[tuple[_Parsed, int]]:
+    """One file through the native scanner; the lines it leaves are parsed by polars in batches."""
+    first_line, batch = 1, []
+
+    def flush() -> _Parsed:
+        parsed = _parse(pl.concat(batch), day)
+        batch.clear()
+        return parsed
+
+    for scanned in _ahead(linescan.scan, reader.chunks(url)):
+        events, attributes = linescan.fast_frames(scanned, seq)
+        batch.append(linescan.slow_lines(scanned, url, first_line, seq))
+        reader.counters.lines += scanned.lines
+        first_line += scanned.lines
+        seq += scanned.lines
+        yield _Parsed(events, attributes, pl.DataFrame(schema=transforms.REJECT_SCHEMA)), scanned.lines
+        if sum(frame.height for frame in batch) >= SLOW_BATCH_LINES:
+            yield flush(), 0
+    if batch:
+        yield flush(), 0
+
+
 def analyse_day(
     reader: LogReader,
     day: date,
@@ -131,26 +204,17 @@ def analyse_day(
     seq, lines = 0, 0
     try:
         for url in files:
-            for block in reader.blocks(url):
-                block = block.with_columns(pl.int_range(seq, seq + block.height, dtype=pl.Int64).alias("seq"))
-                seq += block.height
-                lines += block.height
-                parsed = transforms.parse_lines(block.lazy(), describe=False).collect()
-                keyed = transforms.keyed_frame(parsed).lazy()
-                events, attributes, bad = pl.collect_all(
-                    [
-                        transforms.events_frame(keyed),
-                        transforms.attributes_frame(keyed),
-                        transforms.rejects_frame(parsed.lazy(), pl.lit(day)),
-                    ]
-                )
-                store.add(events, compact(attributes))
-                bad = compact(bad)
+            read = _scanned_file if linescan.available() else _polars_file
+            for parsed, count in read(reader, url, day, seq):
+                seq += count
+                lines += count
+                store.add(parsed.events, compact(parsed.attributes))
+                bad = compact(parsed.rejects)
                 reasons.update(dict(bad.group_by("reason").len().iter_rows()))
                 rejects.append(bad)
             log(f"agora {day}: {url} done, {lines} lines so far")
         sessions = [
-            compact(transforms.session_stats(events, transforms.merge_attributes(attributes)))
+            compact(transforms.session_stats(events, transforms.stream_attributes(attributes)))
             for events, attributes in store.groups()
         ]
     finally:

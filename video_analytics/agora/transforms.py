@@ -73,6 +73,8 @@ CORE_FIELDS = (
     "auto_raw",
 )
 DESCRIBING = tuple(name for name in TEXT_FIELDS if name not in CORE_FIELDS)
+#: What partial attribute results hold (`attribute_rows`, `reduce_attribute_rows`).
+ATTRIBUTE_ROW_COLUMNS = ("seq", "key", "tracking_id", *DESCRIBING, "media_id", "_tpmid_min", "_tpmid_max")
 TEXT_KEYS = tuple(sorted({key for keys in TEXT_FIELDS.values() for key in keys}))
 # the fluentd JSON format (the original's master branch): same x_ keys, plus remote/agent/path
 JSON_FIELDS: dict[str, tuple[str, ...]] = {
@@ -353,42 +355,58 @@ def _described_rows(keyed: pl.LazyFrame) -> pl.LazyFrame:
     return pl.concat([firsts, others]).sort("seq")
 
 
-def attributes_frame(parsed: pl.LazyFrame) -> pl.LazyFrame:
-    """Per stream, within one block: the first non-empty descriptive values in delivery order (the
-    original's rule; bad-data events included, as the original captured them before its check),
-    the first video id of a good event, and the id range to detect a mismatch."""
-    good_tpmid = pl.col("tpmid").filter(~pl.col("bad"))
-    keyed = keyed_frame(parsed)
-    ids = keyed.group_by("key", maintain_order=True).agg(
-        pl.col("tracking_id").first(),
-        good_tpmid.first().alias("media_id"),
-        good_tpmid.min().alias("_tpmid_min"),
-        good_tpmid.max().alias("_tpmid_max"),
-    )
-    described = (
-        _described_rows(keyed)
-        .with_columns(pl.col("session_id").str.to_lowercase())
-        .group_by("key")
-        .agg(pl.col(c).first(ignore_nulls=True) for c in (*DESCRIPTIVE, *QOE_EXTRA))
-    )
-    return ids.join(described, on="key", how="left", maintain_order="left").select(
-        "key", "tracking_id", *DESCRIPTIVE, *QOE_EXTRA, "media_id", "_tpmid_min", "_tpmid_max"
+def attribute_rows(keyed: FrameT) -> FrameT:
+    """`keyed_frame` rows as attribute rows (`ATTRIBUTE_ROW_COLUMNS`): the video id counts only on good
+    events; descriptive fields as parsed (null where not read)."""
+    good_tpmid = pl.when(~pl.col("bad")).then(pl.col("tpmid"))
+    return keyed.select(
+        "seq",
+        "key",
+        "tracking_id",
+        *DESCRIBING,
+        good_tpmid.alias("media_id"),
+        good_tpmid.alias("_tpmid_min"),
+        good_tpmid.alias("_tpmid_max"),
     )
 
 
-def merge_attributes(blocks: pl.DataFrame) -> pl.DataFrame:
-    """Combine per-block attributes (`block` column gives delivery order) into one row per stream."""
+def reduce_attribute_rows(rows: FrameT) -> FrameT:
+    """Attribute rows -> one per stream, of the same shape, so partial results (a block's, the slow
+    lines') can be reduced again: first values in delivery order (`seq`: the first row's), least and
+    greatest video id. The original takes each descriptive field's first non-empty value; bad-data
+    events count (it captured them before its check)."""
     return (
-        blocks.sort("block")
-        .group_by("key")
+        rows.sort("seq")
+        .group_by("key", maintain_order=True)
         .agg(
+            pl.col("seq").first(),
             pl.col("tracking_id").first(),
-            *[pl.col(c).first(ignore_nulls=True) for c in (*DESCRIPTIVE, *QOE_EXTRA, "media_id")],
-            (pl.col("_tpmid_min").min() != pl.col("_tpmid_max").max())
-            .fill_null(False)
-            .alias("media_id_mismatch"),
+            *[pl.col(c).first(ignore_nulls=True) for c in (*DESCRIBING, "media_id")],
+            pl.col("_tpmid_min").min(),
+            pl.col("_tpmid_max").max(),
         )
+        .select(ATTRIBUTE_ROW_COLUMNS)
     )
+
+
+def stream_attributes(rows: pl.DataFrame) -> pl.DataFrame:
+    """All attribute rows of whole streams -> `session_stats`'s attributes, one row per stream."""
+    return reduce_attribute_rows(rows).select(
+        "key",
+        "tracking_id",
+        *[pl.col(c).str.to_lowercase() if c == "session_id" else c for c in (*DESCRIPTIVE, *QOE_EXTRA)],
+        "media_id",
+        (pl.col("_tpmid_min") != pl.col("_tpmid_max")).fill_null(False).alias("media_id_mismatch"),
+    )
+
+
+def attributes_frame(parsed: pl.LazyFrame) -> pl.LazyFrame:
+    """The reduced attribute rows of parsed lines (`parse_lines`, or `keyed_frame` of it)."""
+    keyed = keyed_frame(parsed)
+    ids = attribute_rows(keyed).drop(DESCRIBING)
+    described = _described_rows(keyed).select("seq", *DESCRIBING)
+    # the descriptive fields of the rows that decide them; ids and video ids from every row
+    return reduce_attribute_rows(ids.join(described, on="seq", how="left"))
 
 
 def rejects_frame(parsed: pl.LazyFrame, day: pl.Expr) -> pl.LazyFrame:
@@ -656,8 +674,8 @@ _PARSED_SCHEMA = {"line_number": pl.Int64, "seq": pl.Int64, "ts": pl.Datetime("m
 
 def parsed_sessions(parsed: pl.DataFrame) -> pl.DataFrame:
     """`session_stats` of one parsed frame holding whole streams (tests, small inputs)."""
-    attributes = attributes_frame(parsed.lazy()).with_columns(pl.lit(0).alias("block")).collect()
-    return session_stats(events_frame(parsed.lazy()).collect(), merge_attributes(attributes))
+    attributes = stream_attributes(attributes_frame(parsed.lazy()).collect())
+    return session_stats(events_frame(parsed.lazy()).collect(), attributes)
 
 
 def empty_sessions() -> pl.DataFrame:

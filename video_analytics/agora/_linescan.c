@@ -1,0 +1,694 @@
+/* Single-pass tokeniser for Agora text log lines: a block of lines -> Arrow column buffers.
+ *
+ * Why native: the polars expressions in transforms.py read each key with its own regex pass over the
+ * line (about 640 bytes), which caps the parser near 200k lines/s on two cores. This reads a line once.
+ *
+ * It handles only the logger's usual lines and hands every other line back untouched ("slow" lines,
+ * parsed by the polars code), so that both paths give the same answer by construction:
+ *   - printable ASCII only (anything else: tabs, CR, UTF-8, NUL -> slow),
+ *   - the exact timestamp `YYYY-MM-DD HH:MM:SS,mmm`, a payload after "] ",
+ *   - both ids present, numbers in their plain form, no reject of any kind.
+ * Keys are tokenised as transforms._text_tokens does (regex ` (?:keys)=(?:"[^"]*"|\S*)`, left to right,
+ * non-overlapping), the last occurrence of a key wins, one pair of quotes is stripped, empty is null.
+ *
+ * Per stream (the original's key) within the block, it also keeps the rows that decide the descriptive
+ * attributes (the stream's first row and rows bringing a field still missing), plus the first, least
+ * and greatest video id, so descriptive text is never materialised for every line.
+ *
+ * The scan runs without the GIL: blocks can be scanned in parallel threads.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#define SHORT_TRACKING_ID 30
+#define MAX_NUMBER_TEXT 48
+
+enum {
+    K_EVENT_TYPE, K_TRACKING, K_TPMID, K_LOCATION, K_BUFFERING, K_AFTER_SEEK, K_AUTO,
+    K_SOURCE_TAG, K_COMPONENT, K_CLIENT_ID, K_USERAGENT, K_USER_AGENT, K_TITLE, K_SESSION,
+    K_VIDEO_LENGTH, K_PROGRAM, K_PRODUCER, K_DEVICE, NKEYS
+};
+static const char *KEY_NAMES[NKEYS] = {
+    "event_type", "x_tracking_id", "x_tpmid", "x_video_location", "x_buffering_length",
+    "x_after_seek", "x_auto", "source_tag", "component", "client_id", "x_useragent", "x_user_agent",
+    "x_episode_title", "x_session_id", "x_video_length", "x_program_title", "x_producer", "x_client_id",
+};
+static size_t KEY_LENGTHS[NKEYS];
+
+/* descriptive fields, in transforms.DESCRIBING order: the key each reads (user_agent: two keys) */
+#define NDESC 10
+static const char *DESC_NAMES[NDESC] = {
+    "source", "component", "client_id", "user_agent", "title", "session_id", "video_length",
+    "program", "producer", "device_id",
+};
+static const int DESC_KEYS[NDESC] = {
+    K_SOURCE_TAG, K_COMPONENT, K_CLIENT_ID, K_USERAGENT, K_TITLE, K_SESSION, K_VIDEO_LENGTH,
+    K_PROGRAM, K_PRODUCER, K_DEVICE,
+};
+
+/* ------------------------------------------------------------------ growable buffers, Arrow columns */
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+    int failed;
+} Buf;
+
+#define HOT static inline __attribute__((always_inline))
+
+static __attribute__((noinline)) int buf_grow(Buf *b, size_t extra) {
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + extra) cap *= 2;
+    char *grown = realloc(b->data, cap);
+    if (!grown) { b->failed = 1; return 0; }
+    b->data = grown;
+    b->cap = cap;
+    return 1;
+}
+
+HOT int buf_reserve(Buf *b, size_t extra) { return b->len + extra <= b->cap || buf_grow(b, extra); }
+
+HOT void buf_put(Buf *b, const void *src, size_t n) {
+    if (!buf_reserve(b, n)) return;
+    memcpy(b->data + b->len, src, n);
+    b->len += n;
+}
+
+/* bit i of a bitmap filled in order (i = 0, 1, 2, ...) */
+HOT void bit_set(Buf *bits, size_t i, int value) {
+    if (i % 8 == 0) {
+        if (!buf_reserve(bits, 1)) return;
+        bits->data[bits->len++] = 0;
+    }
+    bits->data[i / 8] |= (char)((value != 0) << (i % 8));
+}
+
+typedef struct { /* Arrow utf8: validity bitmap, int32 offsets, data */
+    Buf valid, offsets, data;
+    size_t rows;
+} StrCol;
+
+HOT void str_push(StrCol *c, const char *s, size_t n, int valid) {
+    if (c->rows == 0) { int32_t zero = 0; buf_put(&c->offsets, &zero, 4); }
+    if (valid) buf_put(&c->data, s, n);
+    bit_set(&c->valid, c->rows, valid);
+    int32_t end = (int32_t)c->data.len;
+    buf_put(&c->offsets, &end, 4);
+    c->rows++;
+}
+
+typedef struct { /* fixed width values plus a validity bitmap */
+    Buf values, valid;
+    size_t rows;
+} FixCol;
+
+HOT void fix_push(FixCol *c, const void *value, size_t width, int valid) {
+    buf_put(&c->values, value, width);
+    bit_set(&c->valid, c->rows, valid);
+    c->rows++;
+}
+
+static void free_buf(Buf *b) { free(b->data); b->data = NULL; }
+static void free_str(StrCol *c) { free_buf(&c->valid); free_buf(&c->offsets); free_buf(&c->data); }
+static void free_fix(FixCol *c) { free_buf(&c->values); free_buf(&c->valid); }
+static int str_failed(StrCol *c) { return c->valid.failed || c->offsets.failed || c->data.failed; }
+static int fix_failed(FixCol *c) { return c->values.failed || c->valid.failed; }
+
+/* ------------------------------------------------------------------ line tokenising */
+
+typedef struct { uint32_t off, len; int present; } Span;
+
+/* One pass over a line finds its end and classifies its bytes into bitmaps of spaces and quotes, so
+ * the tokeniser jumps from space to space with bit operations instead of searching byte by byte. */
+#define MAX_FAST_LINE 4096 /* longer lines take the polars parser */
+#define WORDS (MAX_FAST_LINE / 64)
+
+typedef struct {
+    uint64_t spaces[WORDS], quotes[WORDS];
+    size_t n;
+} Masks;
+
+/* the first set bit at or after `from`, or n */
+static inline size_t next_bit(const uint64_t *bits, size_t from, size_t n) {
+    if (from >= n) return n;
+    size_t w = from / 64;
+    uint64_t word = bits[w] & (~0ULL << (from % 64));
+    size_t last = (n - 1) / 64;
+    while (!word) {
+        if (++w > last) return n;
+        word = bits[w];
+    }
+    size_t at = w * 64 + (size_t)__builtin_ctzll(word);
+    return at < n ? at : n;
+}
+
+/* The end of the line starting at s (its '\n', or n). *clean: no byte < 0x20 (tab, CR, NUL, ...) or
+ * >= 0x80 (UTF-8, corrupt bytes) before it and at most MAX_FAST_LINE bytes, so a space is the only
+ * whitespace in the line; then `m` holds its spaces and quotes. */
+static size_t line_end(const unsigned char *s, size_t n, int *clean, Masks *m) {
+    size_t i = 0, limit = n < MAX_FAST_LINE ? n : MAX_FAST_LINE;
+    const unsigned char *nl;
+#ifdef __SSE2__
+    const __m128i control = _mm_set1_epi8(0x20), space = _mm_set1_epi8(' '), quote = _mm_set1_epi8('"');
+    for (; i + 64 <= limit; i += 64) { /* 64 bytes -> one word of each bitmap */
+        uint64_t sp = 0, qu = 0, bad = 0;
+        for (int j = 0; j < 4; j++) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(s + i + 16 * j));
+            sp |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, space)) << (16 * j);
+            qu |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, quote)) << (16 * j);
+            /* signed compare: bytes >= 0x80 are negative, so below 0x20 too */
+            bad |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmplt_epi8(x, control)) << (16 * j);
+        }
+        m->spaces[i / 64] = sp;
+        m->quotes[i / 64] = qu;
+        if (bad) { i += (size_t)__builtin_ctzll(bad); goto found; }
+    }
+#endif
+    for (; i < limit; i++) {
+        if (i % 64 == 0) m->spaces[i / 64] = m->quotes[i / 64] = 0;
+        if (s[i] < 0x20 || s[i] >= 0x80) goto found;
+        m->spaces[i / 64] |= (uint64_t)(s[i] == ' ') << (i % 64);
+        m->quotes[i / 64] |= (uint64_t)(s[i] == '"') << (i % 64);
+    }
+    if (limit == n) { *clean = 1; m->n = n; return n; }
+    *clean = 0; /* too long */
+    nl = memchr(s + i, '\n', n - i);
+    return nl ? (size_t)(nl - s) : n;
+found:
+    *clean = s[i] == '\n';
+    if (*clean) { m->n = i; return i; }
+    nl = memchr(s + i, '\n', n - i);
+    return nl ? (size_t)(nl - s) : n;
+}
+
+static int digits(const unsigned char *s, int n, int *out) {
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+static int64_t days_from_civil(int y, int m, int d) { /* H. Hinnant's algorithm */
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* `YYYY-MM-DD HH:MM:SS,mmm` at the start of the line -> epoch milliseconds; 0 if not that shape */
+static int parse_stamp(const unsigned char *s, size_t n, int64_t *ms) {
+    static const int month_days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y, mo, d, h, mi, se, mil;
+    if (n < 23 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':' || s[19] != ',')
+        return 0;
+    if (!digits(s, 4, &y) || !digits(s + 5, 2, &mo) || !digits(s + 8, 2, &d) || !digits(s + 11, 2, &h) ||
+        !digits(s + 14, 2, &mi) || !digits(s + 17, 2, &se) || !digits(s + 20, 3, &mil))
+        return 0;
+    if (y < 1900 || y > 2199 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59) return 0;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > month_days[mo - 1] + (mo == 2 && leap)) return 0;
+    *ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000LL + se * 1000LL + mil;
+    return 1;
+}
+
+/* the original's payload starts after the first "] " */
+static int payload_marker(const unsigned char *s, size_t n) {
+    for (const unsigned char *p = s, *end = s + n; p + 1 < end; p++) {
+        p = memchr(p, ']', (size_t)(end - p - 1));
+        if (!p) return 0;
+        if (p[1] == ' ') return 1;
+    }
+    return 0;
+}
+
+/* Keys are found by their first 6 bytes (the shortest key's length) in a small hash table, then
+ * `name=` is compared as three masked 8-byte words: a token that is no key of ours costs one lookup. */
+#define PREFIX_MASK 0xFFFFFFFFFFFFULL /* 6 bytes */
+#define TABLE_BITS 7
+#define NAME_WORDS 3 /* names of up to 23 bytes, '=' included */
+typedef struct { uint64_t words[NAME_WORDS], masks[NAME_WORDS]; int key; } Name;
+static Name NAMES[NKEYS];
+static struct { uint64_t prefix; int names[3]; } KEY_TABLE[1 << TABLE_BITS];
+
+static inline size_t table_slot(uint64_t prefix) {
+    return (size_t)((prefix * 0x9E3779B97F4A7C15ULL) >> (64 - TABLE_BITS));
+}
+
+static inline void load_words(const unsigned char *s, size_t n, uint64_t *words) {
+    if (n >= 8 * NAME_WORDS) {
+        memcpy(words, s, 8 * NAME_WORDS);
+    } else { /* zero padding never equals the '=' a name ends with */
+        unsigned char padded[8 * NAME_WORDS] = {0};
+        memcpy(padded, s, n);
+        memcpy(words, padded, 8 * NAME_WORDS);
+    }
+}
+
+static void build_key_table(void) {
+    for (size_t i = 0; i < (1 << TABLE_BITS); i++) KEY_TABLE[i].names[0] = -1;
+    for (int k = 0; k < NKEYS; k++) {
+        unsigned char name[8 * NAME_WORDS] = {0}, mask[8 * NAME_WORDS] = {0};
+        memcpy(name, KEY_NAMES[k], KEY_LENGTHS[k]);
+        name[KEY_LENGTHS[k]] = '=';
+        memset(mask, 0xFF, KEY_LENGTHS[k] + 1);
+        memcpy(NAMES[k].words, name, sizeof name);
+        memcpy(NAMES[k].masks, mask, sizeof mask);
+        NAMES[k].key = k;
+        uint64_t prefix = NAMES[k].words[0] & PREFIX_MASK;
+        size_t i = table_slot(prefix);
+        while (KEY_TABLE[i].names[0] >= 0 && KEY_TABLE[i].prefix != prefix) i = (i + 1) & ((1 << TABLE_BITS) - 1);
+        int used = 0;
+        while (KEY_TABLE[i].names[used] >= 0) used++;
+        KEY_TABLE[i].prefix = prefix;
+        KEY_TABLE[i].names[used] = k;
+        KEY_TABLE[i].names[used + 1] = -1;
+    }
+}
+
+/* the key whose `name=` starts s (n bytes available), or -1 */
+static inline int key_at(const unsigned char *s, size_t n) {
+    uint64_t w[NAME_WORDS];
+    load_words(s, n, w);
+    uint64_t prefix = w[0] & PREFIX_MASK;
+    for (size_t i = table_slot(prefix); KEY_TABLE[i].names[0] >= 0; i = (i + 1) & ((1 << TABLE_BITS) - 1)) {
+        if (KEY_TABLE[i].prefix != prefix) continue;
+        for (const int *k = KEY_TABLE[i].names; *k >= 0; k++) {
+            const Name *name = &NAMES[*k];
+            uint64_t diff = 0;
+            for (int j = 0; j < NAME_WORDS; j++) diff |= (w[j] ^ name->words[j]) & name->masks[j];
+            if (!diff) return *k;
+        }
+        return -1;
+    }
+    return -1;
+}
+
+/* every key's last value in line s (offsets relative to base) */
+static void tokenise(const unsigned char *s, const Masks *m, uint32_t base, Span *spans) {
+    memset(spans, 0, sizeof(Span) * NKEYS);
+    size_t n = m->n, p = next_bit(m->spaces, 0, n);
+    while (p < n) {
+        int k = key_at(s + p + 1, n - p - 1);
+        if (k < 0) { p = next_bit(m->spaces, p + 1, n); continue; }
+        size_t v = p + 1 + KEY_LENGTHS[k] + 1, end = n;
+        if (v < n && s[v] == '"') end = next_bit(m->quotes, v + 1, n);
+        end = end < n ? end + 1 : next_bit(m->spaces, v, n); /* closed quote, or up to a space */
+        size_t vs = v, ve = end; /* strip one leading and one trailing quote, independently */
+        if (ve > vs && s[vs] == '"') vs++;
+        if (ve > vs && s[ve - 1] == '"') ve--;
+        spans[k].off = base + (uint32_t)vs;
+        spans[k].len = (uint32_t)(ve - vs);
+        spans[k].present = ve > vs;
+        p = next_bit(m->spaces, end, n);
+    }
+}
+
+static int plain_decimal(const unsigned char *s, size_t n) { /* -?[0-9]+(\.[0-9]+)? */
+    size_t i = 0, before = 0, after = 0;
+    if (i < n && s[i] == '-') i++;
+    while (i < n && s[i] >= '0' && s[i] <= '9') { i++; before++; }
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && s[i] >= '0' && s[i] <= '9') { i++; after++; }
+        if (!after) return 0;
+    }
+    return i == n && before > 0 && n < MAX_NUMBER_TEXT;
+}
+
+/* a plain_decimal's value: exact integer / exact power of ten is correctly rounded (as strtod and
+ * polars are) while the digits fit in 2^53; longer texts go to strtod */
+static double decimal_value(const unsigned char *s, size_t n) {
+    static const double tens[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                                  1e12, 1e13, 1e14, 1e15};
+    size_t i = s[0] == '-', significant = 0, decimals = 0;
+    uint64_t mantissa = 0;
+    size_t point = 0;
+    for (; i < n; i++) {
+        if (s[i] == '.') { point = 1; continue; }
+        mantissa = mantissa * 10 + (s[i] - '0');
+        if (mantissa) significant++;
+        decimals += point;
+    }
+    if (significant > 15 || decimals > 15) {
+        char text[MAX_NUMBER_TEXT];
+        memcpy(text, s, n);
+        text[n] = 0;
+        return strtod(text, NULL);
+    }
+    double value = (double)mantissa / tens[decimals];
+    return s[0] == '-' ? -value : value;
+}
+
+/* ------------------------------------------------------------------ streams of the block */
+
+typedef struct {
+    uint64_t hash;
+    uint32_t key_off, key_len;      /* in the key arena */
+    uint32_t min_off, min_len, max_off, max_len; /* least and greatest x_tpmid (in the block) */
+    uint32_t found;                 /* descriptive fields seen non-empty */
+    int used;
+} Stream;
+
+typedef struct {
+    Stream *slots;
+    size_t mask;
+    Buf arena;
+} Streams;
+
+static uint64_t hash_bytes(const unsigned char *s, size_t n) { /* 8 bytes at a time, then mixed */
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ n, w;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
+        h ^= h >> 32;
+    }
+    w = 0;
+    memcpy(&w, s + i, n - i);
+    h = (h ^ w) * 0xC4CEB9FE1A85EC53ULL;
+    return h ^ (h >> 29);
+}
+
+static int bytes_less(const unsigned char *a, size_t an, const unsigned char *b, size_t bn) {
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c < 0 || (c == 0 && an < bn);
+}
+
+/* the stream of key, created if new (*created set); NULL when out of memory */
+static Stream *stream_of(Streams *t, const unsigned char *key, size_t n, int *created) {
+    uint64_t h = hash_bytes(key, n);
+    size_t i = (size_t)h & t->mask;
+    for (;; i = (i + 1) & t->mask) {
+        Stream *st = &t->slots[i];
+        if (!st->used) {
+            st->used = 1;
+            st->hash = h;
+            st->key_off = (uint32_t)t->arena.len;
+            st->key_len = (uint32_t)n;
+            buf_put(&t->arena, key, n);
+            *created = 1;
+            return t->arena.failed ? NULL : st;
+        }
+        if (st->hash == h && st->key_len == n && memcmp(t->arena.data + st->key_off, key, n) == 0) {
+            *created = 0;
+            return st;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ the scan */
+
+typedef struct {
+    /* events of fast lines */
+    FixCol ev_line, ev_ts, ev_location, ev_buffering;
+    StrCol ev_key, ev_type;
+    Buf ev_after_seek, ev_auto; /* bitmaps */
+    size_t events;
+    /* attribute rows */
+    FixCol at_line;
+    StrCol at_key, at_tracking, at_desc[NDESC];
+    Buf at_first_stream; /* uint32 stream slot + 1 for the stream's first row, 0 otherwise */
+    /* slow lines */
+    FixCol slow_line;
+    Buf slow_text;
+    size_t lines;
+    Streams streams;
+    int no_memory;
+} Scan;
+
+static void scan_free(Scan *r) {
+    free_fix(&r->ev_line); free_fix(&r->ev_ts); free_fix(&r->ev_location); free_fix(&r->ev_buffering);
+    free_str(&r->ev_key); free_str(&r->ev_type); free_buf(&r->ev_after_seek); free_buf(&r->ev_auto);
+    free_fix(&r->at_line); free_str(&r->at_key); free_str(&r->at_tracking);
+    for (int d = 0; d < NDESC; d++) free_str(&r->at_desc[d]);
+    free_buf(&r->at_first_stream); free_fix(&r->slow_line); free_buf(&r->slow_text);
+    free(r->streams.slots); free_buf(&r->streams.arena);
+}
+
+static int is_true(const unsigned char *block, Span sp) {
+    return sp.present && sp.len == 4 && strncasecmp((const char *)block + sp.off, "true", 4) == 0;
+}
+
+/* one line: 1 if it became an event, 0 if it is slow */
+static int scan_line(Scan *r, const unsigned char *block, size_t start, const Masks *m, uint32_t index) {
+    size_t n = m->n;
+    const unsigned char *s = block + start;
+    int64_t ts;
+    if (n == 0 || !parse_stamp(s, n, &ts)) return 0;
+    if (!payload_marker(s, n)) return 0;
+    Span sp[NKEYS];
+    tokenise(s, m, (uint32_t)start, sp);
+    Span trk = sp[K_TRACKING], tpm = sp[K_TPMID];
+    if (!trk.present || !tpm.present) return 0; /* keyless: a reject, built by the general parser */
+
+    int64_t buffering = 0;
+    Span bf = sp[K_BUFFERING];
+    if (bf.present) {
+        const unsigned char *b = block + bf.off;
+        size_t bs = 0, be = bf.len;
+        while (bs < be && b[bs] == ' ') bs++;
+        while (be > bs && b[be - 1] == ' ') be--;
+        if (be == bs || be - bs > 18) return 0;
+        for (size_t i = bs; i < be; i++) {
+            if (b[i] < '0' || b[i] > '9') return 0; /* negative or not a number: bad data */
+            buffering = buffering * 10 + (b[i] - '0');
+        }
+    }
+    double location = 0;
+    Span lo = sp[K_LOCATION];
+    if (lo.present) {
+        if (!plain_decimal(block + lo.off, lo.len)) return 0;
+        location = decimal_value(block + lo.off, lo.len);
+    }
+
+    /* the original's key: the tracking id, plus -x_tpmid when the id is short */
+    unsigned char keybuf[512];
+    const unsigned char *key = block + trk.off;
+    size_t key_len = trk.len;
+    if (trk.len < SHORT_TRACKING_ID) {
+        if (trk.len + 1 + tpm.len > sizeof keybuf) return 0;
+        memcpy(keybuf, block + trk.off, trk.len);
+        keybuf[trk.len] = '-';
+        memcpy(keybuf + trk.len + 1, block + tpm.off, tpm.len);
+        key = keybuf;
+        key_len = trk.len + 1 + tpm.len;
+    }
+    int created;
+    Stream *st = stream_of(&r->streams, key, key_len, &created);
+    if (!st) { r->no_memory = 1; return 0; }
+
+    size_t e = r->events++;
+    uint32_t line = index;
+    fix_push(&r->ev_line, &line, 4, 1);
+    fix_push(&r->ev_ts, &ts, 8, 1);
+    fix_push(&r->ev_location, &location, 8, lo.present);
+    fix_push(&r->ev_buffering, &buffering, 8, bf.present);
+    str_push(&r->ev_key, (const char *)key, key_len, 1);
+    Span et = sp[K_EVENT_TYPE];
+    str_push(&r->ev_type, (const char *)block + et.off, et.len, et.present);
+    bit_set(&r->ev_after_seek, e, is_true(block, sp[K_AFTER_SEEK]));
+    bit_set(&r->ev_auto, e, is_true(block, sp[K_AUTO]));
+
+    const unsigned char *tp = block + tpm.off;
+    if (created) {
+        st->min_off = st->max_off = tpm.off;
+        st->min_len = st->max_len = tpm.len;
+    } else {
+        if (bytes_less(tp, tpm.len, block + st->min_off, st->min_len)) { st->min_off = tpm.off; st->min_len = tpm.len; }
+        if (bytes_less(block + st->max_off, st->max_len, tp, tpm.len)) { st->max_off = tpm.off; st->max_len = tpm.len; }
+    }
+    Span desc[NDESC];
+    uint32_t have = 0;
+    for (int d = 0; d < NDESC; d++) {
+        desc[d] = sp[DESC_KEYS[d]];
+        if (DESC_KEYS[d] == K_USERAGENT && !desc[d].present) desc[d] = sp[K_USER_AGENT];
+        if (desc[d].present) have |= 1u << d;
+    }
+    if (created || (have & ~st->found)) {
+        st->found |= have;
+        fix_push(&r->at_line, &line, 4, 1);
+        str_push(&r->at_key, (const char *)key, key_len, 1);
+        str_push(&r->at_tracking, (const char *)block + trk.off, trk.len, 1);
+        for (int d = 0; d < NDESC; d++)
+            str_push(&r->at_desc[d], (const char *)block + desc[d].off, desc[d].len, desc[d].present);
+        uint32_t first = created ? (uint32_t)(st - r->streams.slots) + 1 : 0;
+        buf_put(&r->at_first_stream, &first, 4);
+        if (created) { /* the stream's first video id, kept until the min/max columns are built */
+            uint32_t media[2] = {tpm.off, tpm.len};
+            buf_put(&r->at_first_stream, media, 8);
+        }
+    }
+    return 1;
+}
+
+static void scan_block(Scan *r, const unsigned char *block, size_t size) {
+    size_t lines = 0;
+    for (const unsigned char *p = block, *end = block + size; p < end; p++, lines++) {
+        p = memchr(p, '\n', (size_t)(end - p));
+        if (!p) break;
+    }
+    size_t slots = 1024;
+    while (slots < 2 * (lines + 1)) slots *= 2;
+    r->streams.slots = calloc(slots, sizeof(Stream));
+    if (!r->streams.slots) { r->no_memory = 1; return; }
+    r->streams.mask = slots - 1;
+    /* room for every line up front: the pushes then never grow a buffer */
+    FixCol *fixed[] = {&r->ev_line, &r->ev_ts, &r->ev_location, &r->ev_buffering};
+    for (size_t f = 0; f < sizeof fixed / sizeof *fixed; f++) {
+        buf_reserve(&fixed[f]->values, 8 * (lines + 1));
+        buf_reserve(&fixed[f]->valid, lines / 8 + 1);
+    }
+    StrCol *strings[] = {&r->ev_key, &r->ev_type};
+    for (size_t c = 0; c < sizeof strings / sizeof *strings; c++) {
+        buf_reserve(&strings[c]->offsets, 4 * (lines + 2));
+        buf_reserve(&strings[c]->valid, lines / 8 + 1);
+        buf_reserve(&strings[c]->data, 48 * (lines + 1));
+    }
+    buf_reserve(&r->ev_after_seek, lines / 8 + 1);
+    buf_reserve(&r->ev_auto, lines / 8 + 1);
+
+    size_t start = 0;
+    uint32_t index = 0;
+    Masks masks;
+    while (start < size) {
+        int clean;
+        size_t end = start + line_end(block + start, size - start, &clean, &masks);
+        if (!clean || !scan_line(r, block, start, &masks, index)) {
+            fix_push(&r->slow_line, &index, 4, 1);
+            buf_put(&r->slow_text, block + start, end - start);
+            buf_put(&r->slow_text, "\n", 1);
+        }
+        if (r->no_memory) return;
+        index++;
+        start = end + 1;
+    }
+    r->lines = index;
+}
+
+/* ------------------------------------------------------------------ back to Python */
+
+static PyObject *bytes_of(Buf *b) { return PyBytes_FromStringAndSize(b->data ? b->data : "", (Py_ssize_t)b->len); }
+
+static PyObject *str_tuple(StrCol *c) {
+    if (c->rows == 0) { int32_t zero = 0; buf_put(&c->offsets, &zero, 4); }
+    return Py_BuildValue("(NNN)", bytes_of(&c->valid), bytes_of(&c->offsets), bytes_of(&c->data));
+}
+
+static PyObject *fix_tuple(FixCol *c) {
+    return Py_BuildValue("(NN)", bytes_of(&c->valid), bytes_of(&c->values));
+}
+
+/* media_id, least and greatest video id on each stream's first attribute row, null elsewhere */
+static void video_id_columns(Scan *r, const unsigned char *block, StrCol *media, StrCol *least, StrCol *most) {
+    const char *p = r->at_first_stream.data, *end = p + r->at_first_stream.len;
+    while (p < end) {
+        uint32_t first;
+        memcpy(&first, p, 4);
+        p += 4;
+        if (!first) {
+            str_push(media, "", 0, 0); str_push(least, "", 0, 0); str_push(most, "", 0, 0);
+            continue;
+        }
+        uint32_t m[2];
+        memcpy(m, p, 8);
+        p += 8;
+        Stream *st = &r->streams.slots[first - 1];
+        str_push(media, (const char *)block + m[0], m[1], 1);
+        str_push(least, (const char *)block + st->min_off, st->min_len, 1);
+        str_push(most, (const char *)block + st->max_off, st->max_len, 1);
+    }
+}
+
+static int scan_failed(Scan *r) {
+    int failed = r->no_memory || r->slow_text.failed || r->ev_after_seek.failed || r->ev_auto.failed ||
+                 r->at_first_stream.failed || fix_failed(&r->ev_line) || fix_failed(&r->ev_ts) ||
+                 fix_failed(&r->ev_location) || fix_failed(&r->ev_buffering) || fix_failed(&r->at_line) ||
+                 fix_failed(&r->slow_line) || str_failed(&r->ev_key) || str_failed(&r->ev_type) ||
+                 str_failed(&r->at_key) || str_failed(&r->at_tracking);
+    for (int d = 0; d < NDESC; d++) failed |= str_failed(&r->at_desc[d]);
+    return failed;
+}
+
+static PyObject *scan(PyObject *Py_UNUSED(self), PyObject *arg) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
+    if ((size_t)view.len >= UINT32_MAX / 2) {
+        PyBuffer_Release(&view);
+        return PyErr_Format(PyExc_ValueError, "block of %zd bytes: blocks must stay under 2 GB", view.len);
+    }
+    Scan r;
+    memset(&r, 0, sizeof r);
+    const unsigned char *block = view.buf;
+    Py_BEGIN_ALLOW_THREADS
+    scan_block(&r, block, (size_t)view.len);
+    Py_END_ALLOW_THREADS
+    PyObject *result = NULL;
+    StrCol media = {0}, least = {0}, most = {0};
+    if (!scan_failed(&r)) video_id_columns(&r, block, &media, &least, &most);
+    if (scan_failed(&r) || str_failed(&media) || str_failed(&least) || str_failed(&most)) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    PyObject *desc = PyDict_New();
+    for (int d = 0; desc && d < NDESC; d++) {
+        PyObject *col = str_tuple(&r.at_desc[d]);
+        if (!col || PyDict_SetItemString(desc, DESC_NAMES[d], col) < 0) { Py_XDECREF(col); Py_CLEAR(desc); }
+        else Py_DECREF(col);
+    }
+    if (!desc) goto done;
+    result = Py_BuildValue(
+        "{s:n,s:n,s:{s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N},s:{s:N,s:N,s:N,s:N,s:N,s:N,s:N},s:N,s:N}",
+        "lines", (Py_ssize_t)r.lines, "events", (Py_ssize_t)r.events,
+        "event_columns",
+        "line", fix_tuple(&r.ev_line), "ts", fix_tuple(&r.ev_ts), "location", fix_tuple(&r.ev_location),
+        "buffering_ms", fix_tuple(&r.ev_buffering), "key", str_tuple(&r.ev_key),
+        "event_type", str_tuple(&r.ev_type), "after_seek", bytes_of(&r.ev_after_seek),
+        "auto", bytes_of(&r.ev_auto),
+        "attribute_columns",
+        "line", fix_tuple(&r.at_line), "key", str_tuple(&r.at_key), "tracking_id", str_tuple(&r.at_tracking),
+        "media_id", str_tuple(&media), "_tpmid_min", str_tuple(&least), "_tpmid_max", str_tuple(&most),
+        "described", desc,
+        "slow_lines", fix_tuple(&r.slow_line), "slow_text", bytes_of(&r.slow_text));
+done:
+    free_str(&media); free_str(&least); free_str(&most);
+    scan_free(&r);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+static PyMethodDef METHODS[] = {
+    {"scan", scan, METH_O,
+     "scan(block) -> dict of Arrow buffers: events of the usual lines, attribute rows, slow lines."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "_linescan", NULL, -1, METHODS};
+
+PyMODINIT_FUNC PyInit__linescan(void) {
+    for (int k = 0; k < NKEYS; k++) KEY_LENGTHS[k] = strlen(KEY_NAMES[k]);
+    build_key_table();
+    PyObject *module = PyModule_Create(&MODULE);
+    if (!module) return NULL;
+    PyObject *keys = PyTuple_New(NKEYS), *desc = PyTuple_New(NDESC);
+    for (int k = 0; keys && k < NKEYS; k++) PyTuple_SET_ITEM(keys, k, PyUnicode_FromString(KEY_NAMES[k]));
+    for (int d = 0; desc && d < NDESC; d++) PyTuple_SET_ITEM(desc, d, PyUnicode_FromString(DESC_NAMES[d]));
+    if (PyModule_AddObject(module, "KEYS", keys) < 0 || PyModule_AddObject(module, "DESCRIBING", desc) < 0 ||
+        PyModule_AddIntConstant(module, "SHORT_TRACKING_ID", SHORT_TRACKING_ID) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}
