@@ -7,12 +7,15 @@ peak memory). Each block becomes a polars frame of lines without any Python work
 
 from __future__ import annotations
 
+import mmap
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
 import fsspec
 import polars as pl
+from fsspec.utils import infer_compression
 from polars.exceptions import ComputeError
 
 from video_analytics.storage.parquet import resolve_storage_options
@@ -69,23 +72,60 @@ class LogReader:
     def _path(self, url: str) -> str:
         return url.split("://", 1)[1] if "://" in url else url
 
-    def chunks(self, url: str) -> Iterator[bytes]:
-        """The raw bytes of one file (decompressed), in blocks of whole lines."""
+    def chunks(self, url: str) -> Iterator[bytes | memoryview]:
+        """The raw bytes of one file (decompressed), in blocks of whole lines: views of the page cache
+        for plain local files (no copy), else read and decompressed through fsspec."""
         fs, _ = self._fs()
         self.counters.files += 1
-        with fs.open(self._path(url), "rb", compression="infer") as handle:
-            for chunk in _line_blocks(handle, self.block_bytes):
-                self.counters.bytes_read += len(chunk)
-                yield chunk
+        path = self._path(url)
+        if "file" in fs.protocol and infer_compression(path) is None:
+            blocks = _mapped_blocks(path, self.block_bytes)
+        else:
+            blocks = _streamed_blocks(fs, path, self.block_bytes)
+        for chunk in blocks:
+            self.counters.bytes_read += len(chunk)
+            yield chunk
 
     def blocks(self, url: str) -> Iterator[pl.DataFrame]:
         """Lines of one file in blocks; line numbers are 1-based within the file."""
         first_line = 1
         for chunk in self.chunks(url):
-            frame = lines_frame(chunk, first_line)
+            frame = lines_frame(bytes(chunk), first_line)
             first_line += frame.height
             self.counters.lines += frame.height
             yield frame.with_columns(pl.lit(url).alias("file"))
+
+
+def _streamed_blocks(fs: fsspec.AbstractFileSystem, path: str, block_bytes: int) -> Iterator[bytes]:
+    with fs.open(path, "rb", compression="infer") as handle:
+        yield from _line_blocks(handle, block_bytes)
+
+
+#: A mapped window reaches this far past the block size to find the block's last line end.
+MAP_SLACK = 1024 * 1024
+
+
+def _mapped_blocks(path: str, block_bytes: int) -> Iterator[memoryview]:
+    """Blocks of whole lines as views of per-block memory maps: each window is unmapped (and leaves
+    the process's memory) once its view is dropped. A line longer than a window is read by streaming."""
+    with open(path, "rb") as handle:
+        size, start = os.fstat(handle.fileno()).st_size, 0
+        while start < size:
+            offset = start - start % mmap.ALLOCATIONGRANULARITY
+            length = min(start + block_bytes + MAP_SLACK, size) - offset
+            window = mmap.mmap(handle.fileno(), length, offset=offset, access=mmap.ACCESS_READ)
+            end = offset + length
+            if end < size:
+                cut = window.rfind(b"\n", start - offset + block_bytes)
+                if cut < 0:
+                    cut = window.rfind(b"\n", start - offset)
+                if cut < 0:  # one line longer than the window
+                    handle.seek(start)
+                    yield from _line_blocks(handle, block_bytes)
+                    return
+                end = offset + cut + 1
+            yield memoryview(window)[start - offset : end - offset]
+            start = end
 
 
 def _line_blocks(handle, block_bytes: int) -> Iterator[bytes]:

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from video_analytics.agora import transforms
+from video_analytics.agora import client, transforms
 from video_analytics.agora.client import _line_blocks, lines_frame
 
 from .conftest import LONG_ID, event, parse, render, sessions
@@ -129,3 +129,29 @@ def test_reader_blocks_are_whole_lines_and_lose_nothing(payload, compressed):
         blocks = list(_line_blocks(handle, block_bytes))
         assert b"".join(blocks) == payload
         assert all(block.endswith(b"\n") for block in blocks[:-1]) and all(blocks)
+
+
+PAYLOADS = [
+    b"",
+    b"a\nb\nc",
+    b"a\nb\nc\n",
+    b"x" * 100 + b"\ny",
+    b"\n\n\n",
+    b"abc",
+    b"x" * 70_000 + b"\n" + b"y\n" * 9,
+]
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+@pytest.mark.parametrize("name", ["plain.log", "packed.log.gz"])
+def test_file_chunks_are_whole_lines_and_lose_nothing(tmp_path, monkeypatch, payload, name):
+    """Plain local files are read as views of memory maps (windows of block + slack bytes, a line
+    longer than a window is streamed), others through fsspec: the same bytes either way."""
+    monkeypatch.setattr(client, "MAP_SLACK", 16)
+    (tmp_path / name).write_bytes(gzip.compress(payload) if name.endswith(".gz") else payload)
+    for block_bytes in (1, 3, 7, 1000, 100_000):
+        reader = client.LogReader(str(tmp_path), block_bytes=block_bytes)
+        chunks = [bytes(chunk) for chunk in reader.chunks(str(tmp_path / name))]
+        assert b"".join(chunks) == payload
+        assert all(chunk.endswith(b"\n") for chunk in chunks[:-1]) and all(chunks)
+        assert reader.counters.bytes_read == len(payload)
