@@ -127,15 +127,15 @@ def _parse(lines: pl.DataFrame, day: date) -> _Parsed:
     """Lines (`file`, `line_number`, `line`, `seq`) through the polars parser."""
     parsed = transforms.parse_lines(lines.lazy(), describe=False).collect()
     keyed = transforms.keyed_frame(parsed).lazy()
-    return _Parsed(
-        *pl.collect_all(
-            [
-                transforms.events_frame(keyed),
-                transforms.attributes_frame(keyed),
-                transforms.rejects_frame(parsed.lazy(), pl.lit(day)),
-            ]
-        )
+    events, attributes, rejects = pl.collect_all(
+        [
+            transforms.events_frame(keyed),
+            transforms.attributes_frame(keyed),
+            transforms.rejects_frame(parsed.lazy(), pl.lit(day)),
+        ]
     )
+    # the text columns kept are views into the whole block's lines: copied out to free them
+    return _Parsed(events, compact(attributes), compact(rejects))
 
 
 def _ahead(function: Callable, items: Iterator, workers: int = 2) -> Iterator:
@@ -208,8 +208,8 @@ def analyse_day(
             for parsed, count in read(reader, url, day, seq):
                 seq += count
                 lines += count
-                store.add(parsed.events, compact(parsed.attributes))
-                bad = compact(parsed.rejects)
+                store.add(parsed.events, parsed.attributes)
+                bad = parsed.rejects
                 reasons.update(dict(bad.group_by("reason").len().iter_rows()))
                 rejects.append(bad)
             log(f"agora {day}: {url} done, {lines} lines so far")

@@ -85,8 +85,8 @@ def scan(chunk: bytes) -> ScannedBlock:
 
 
 def fast_frames(scanned: ScannedBlock, seq: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The scanned lines as `transforms.events_frame` rows and reduced attribute rows; `seq`: delivery
-    number of the block's first line."""
+    """The scanned lines as `transforms.events_frame` rows and attribute rows (the scanner keeps only
+    the rows that can decide an attribute); `seq`: delivery number of the block's first line."""
     events = scanned.events.select(
         "key",
         (pl.col("line").cast(pl.Int64) + seq).alias("seq"),
@@ -99,7 +99,7 @@ def fast_frames(scanned: ScannedBlock, seq: int) -> tuple[pl.DataFrame, pl.DataF
         "auto",
     )
     rows = scanned.attributes.with_columns((pl.col("line").cast(pl.Int64) + seq).alias("seq"))
-    return events, transforms.reduce_attribute_rows(rows.select(transforms.ATTRIBUTE_ROW_COLUMNS))
+    return events, rows.select(transforms.ATTRIBUTE_ROW_COLUMNS)
 
 
 def slow_lines(scanned: ScannedBlock, url: str, first_line: int, seq: int) -> pl.DataFrame:
