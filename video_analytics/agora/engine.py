@@ -26,11 +26,14 @@ import polars as pl
 from video_analytics.agora import linescan, transforms
 from video_analytics.agora.client import LogReader
 
-#: Decompressed bytes of logs per aggregation bucket: a 1M-line day (~650 MB) stays in memory, a
-#: 10M-line day spills its events to 7 buckets. The polars-only parser keeps bulkier per-block frames
-#: and spills from 256 MB (measured: 10M lines peak at 1.56 GB with its 512 MB buckets).
-DEFAULT_BUCKET_BYTES = 1024 * 1024 * 1024
-POLARS_BUCKET_BYTES = 256 * 1024 * 1024
+#: Decompressed log bytes per aggregation bucket of a spilled day (about 400k lines of 650 bytes):
+#: the aggregation's transient memory grows with the bucket (measured on a 10M-line day: peak 1.70 GB
+#: with 1 GB buckets).
+DEFAULT_BUCKET_BYTES = 256 * 1024 * 1024
+#: Days up to this size are aggregated in memory, in one bucket, when the native scanner reads them
+#: (a 1M-line day, 0.64 GB: peak 670 MB). The polars-only parser keeps bulkier frames: it spills from
+#: `bucket_bytes`.
+IN_MEMORY_DAY_BYTES = 700 * 1024 * 1024
 GZIP_RATIO = 8  # assumed decompressed/compressed size, to size buckets before reading
 
 
@@ -108,10 +111,10 @@ def empty_sessions() -> pl.DataFrame:
     return transforms.empty_sessions().select(pl.lit(None, pl.Date).alias("date"), pl.all())
 
 
-def bucket_count(stored_bytes: int, files: list[str], bucket_bytes: int) -> int:
+def bucket_count(stored_bytes: int, files: list[str], bucket_bytes: int, in_memory_bytes: int) -> int:
     compressed = any(f.endswith(".gz") for f in files)
     estimate = stored_bytes * (GZIP_RATIO if compressed else 1)
-    return max(1, math.ceil(estimate / bucket_bytes))
+    return 1 if estimate <= in_memory_bytes else max(2, math.ceil(estimate / bucket_bytes))
 
 
 @dataclass
@@ -190,13 +193,17 @@ def analyse_day(
     day: date,
     *,
     bucket_bytes: int = DEFAULT_BUCKET_BYTES,
+    in_memory_bytes: int | None = None,
     log: Callable[[str], None] = lambda _: None,
 ) -> DayResult:
-    """Parse and aggregate every file of `day`; raises `FileNotFoundError` if the folder is empty."""
+    """Parse and aggregate every file of `day`; raises `FileNotFoundError` if the folder is empty.
+    Days above `in_memory_bytes` of text spill their events to buckets of `bucket_bytes`."""
     files = reader.day_files(day)
     if not files:
         raise FileNotFoundError(f"no log files under {reader.root.rstrip('/')}/{day.isoformat()}/")
-    buckets = bucket_count(reader.day_bytes(files), files, bucket_bytes)
+    if in_memory_bytes is None:
+        in_memory_bytes = IN_MEMORY_DAY_BYTES if linescan.available() else bucket_bytes
+    buckets = bucket_count(reader.day_bytes(files), files, bucket_bytes, in_memory_bytes)
     log(f"agora {day}: {len(files)} files, {buckets} bucket(s)")
     store = _EventStore(buckets)
     rejects: list[pl.DataFrame] = []

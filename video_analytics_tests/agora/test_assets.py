@@ -85,7 +85,9 @@ def test_two_days_end_to_end_and_rerun_replaces_exactly(log_root, tmp_path):
 
 def test_spilled_buckets_give_the_same_answer_as_memory(log_root):
     in_memory = analyse_day(LogReader(str(log_root), block_bytes=1 << 20), DAYS[0])
-    spilled = analyse_day(LogReader(str(log_root), block_bytes=300_000), DAYS[0], bucket_bytes=500_000)
+    spilled = analyse_day(
+        LogReader(str(log_root), block_bytes=300_000), DAYS[0], bucket_bytes=500_000, in_memory_bytes=500_000
+    )
     assert_frame_equal(in_memory.sessions, spilled.sessions.sort("key"))
     assert_frame_equal(in_memory.rejects, spilled.rejects)
     assert in_memory.counters() == spilled.counters()
