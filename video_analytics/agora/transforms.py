@@ -430,153 +430,350 @@ DESCRIPTIVE = ("source", "component", "client_id", "user_agent", "title", "sessi
 QOE_EXTRA = ("program", "producer", "device_id")
 
 
+#: Event types the per-stream walk looks at, coded 2.. by `_code` (0: bad event, 1: other good event).
+_TYPES = (
+    STARTED,
+    ENDED,
+    COMPLETED,
+    FAILED,
+    INITIAL_START,
+    INITIAL_END,
+    BUFFER_START,
+    BUFFER_END,
+    SCRUB,
+    QUALITY_AUTO,
+    QUALITY_USER,
+)
+_SEEK = 16  # `_code` flag: x_after_seek
+_AUTO = 32  # `_code` flag: x_auto
+
+
 def _millis(delta: pl.Expr) -> pl.Expr:
     """Durations are summed as integer milliseconds (exact, order-independent), then shown in s."""
     return delta.dt.total_milliseconds()
 
 
-def _intervals(events: pl.DataFrame, starts: list[str], ends: list[str], close_at_last: bool) -> pl.DataFrame:
-    """The original's playing-duration walk, vectorised (`events` sorted by key, then time): the first
-    start after an end opens an interval, the next end closes it; ends with no open interval are
-    ignored. A trailing open interval is dropped (original) or closed at the stream's last event
-    (`close_at_last`)."""
-    good = events.filter(~pl.col("bad"))
-    last = good.group_by("key").agg(pl.col("ts").max().alias("_last"))
-    marks = good.filter(pl.col("event_type").is_in(starts + ends)).with_columns(
-        pl.col("event_type").is_in(ends).alias("_end")
-    )
-    segments = (
-        # a running count over the whole (key-sorted) frame numbers the segments of each key just as
-        # well as one restarted per key, without a window per key
-        marks.with_columns((pl.col("_end").cum_sum() - pl.col("_end")).alias("_seg"))
-        .group_by("key", "_seg")
-        .agg(
-            pl.col("ts").filter(~pl.col("_end")).min().alias("_open"),
-            pl.col("ts").filter(pl.col("_end")).first().alias("_close"),
+def _code() -> pl.Expr:
+    """Event type, bad, after_seek and auto in one byte: the sort moves one small column, not four."""
+    code = pl.lit(1, pl.UInt8)
+    for number, name in enumerate(_TYPES, start=2):
+        code = pl.when(pl.col("event_type") == name).then(pl.lit(number, pl.UInt8)).otherwise(code)
+    code = pl.when(pl.col("bad").not_()).then(code).otherwise(pl.lit(0, pl.UInt8))
+    flags = pl.col("after_seek").cast(pl.UInt8) * _SEEK + pl.col("auto").cast(pl.UInt8) * _AUTO
+    return (code + flags).alias("_code")
+
+
+def _is(*types: str) -> pl.Expr:
+    """A good event of one of `types`."""
+    return (pl.col("_code") % 16).is_in([2 + _TYPES.index(name) for name in types])
+
+
+def _flag(flag: int) -> pl.Expr:
+    return (pl.col("_code") & flag) > 0
+
+
+def _tally(counts: dict[str, pl.Expr], bits: int) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr]]:
+    """Counts of flags as `bits`-wide fields of a few u64: a group-by pays per aggregated column, and one
+    sum counts several flags. Returns the row columns, their sums, and the counts from the sums."""
+    names = list(counts)
+    per_column = 64 // bits
+    rows, sums, fields = [], [], []
+    for start in range(0, len(names), per_column):
+        tally = f"_tally{start}{names[start]}"
+        chunk = names[start : start + per_column]
+        rows.append(
+            sum(counts[n].cast(pl.UInt64) * (1 << (bits * i)) for i, n in enumerate(chunk)).alias(tally)
         )
-        .join(last, on="key", how="left")
-    )
-    close = pl.col("_close")
-    if close_at_last:
-        close = close.fill_null(pl.col("_last"))
-    return segments.group_by("key").agg((_millis(close - pl.col("_open")).sum() / 1000.0).alias("seconds"))
+        sums.append(pl.col(tally).sum())
+        fields += [
+            (pl.col(tally) // (1 << (bits * i)) % (1 << bits)).cast(pl.UInt32).alias(n)
+            for i, n in enumerate(chunk)
+        ]
+    return rows, sums, fields
 
 
-def _pairs(events: pl.DataFrame, after_seek: bool) -> pl.DataFrame:
-    """Buffering Start/End pairs of one kind (rebuffer or seek stall; `events` sorted by key, then
-    time), with the original's validity rules: a second Start before an End, an End without a Start,
-    a playhead move between them or an End before its Start make the stream's buffering_length
-    unknown (None)."""
-    kind = events.filter(
-        ~pl.col("bad")
-        & pl.col("event_type").is_in([BUFFER_START, BUFFER_END])
-        & (pl.col("after_seek") == after_seek)
+def _stream_ids(keys: pl.Series, reference: pl.Series) -> pl.Series | None:
+    """Each key's row in `reference` (distinct keys, a null one included), through the Categorical codes;
+    None if a key is not there."""
+    dtype = keys.dtype if keys.dtype == pl.Categorical else pl.Categorical
+    codes = reference.cast(dtype).to_physical()
+    # lazily, the cast of the big column runs in parallel chunks (eagerly it takes one thread)
+    physical = keys.to_frame().lazy().select(pl.first().cast(dtype).to_physical()).collect().to_series()
+    # a table from code to row, over the range of codes at hand (the Categorical codes are process-wide)
+    low = min(codes.min() or 0, physical.min() or 0)
+    null = max(codes.max() or 0, physical.max() or 0) + 1
+    codes, physical = codes.fill_null(null) - low, physical.fill_null(null) - low
+    rows = pl.int_range(codes.len(), dtype=pl.UInt32, eager=True)
+    lookup = pl.zeros(null - low + 1, dtype=pl.UInt32, eager=True) + codes.len()
+    lookup.scatter(codes, rows)
+    if not (lookup.gather(codes) == rows).all():
+        return None  # `reference` repeats a key
+    ids = lookup.gather(physical)
+    return None if ids.max() >= codes.len() else ids
+
+
+def _walk_order(events: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
+    """The events as `_id`, `ts`, `_pos` (row in `events`), `_code`, `location`, sorted by stream, time,
+    then delivery. Stream and time usually fit one u64 (and often the delivery rank too), whose sort is
+    much cheaper than a multi-column one."""
+    ts = events["ts"].to_physical()
+    low, high, n = ts.min(), ts.max(), events.height
+    ts_bits = int(high - low).bit_length() if ts.null_count() == 0 else 64
+    key_bits, row_bits = int(ids.max()).bit_length() + ts_bits, n.bit_length()
+    in_order = events["seq"].is_sorted()  # else the blocks came out of order (spilled buckets)
+    frame = pl.DataFrame({"_id": ids, "ts": events["ts"], "seq": events["seq"]}).lazy()
+    time = (pl.col("ts").to_physical() - low).cast(pl.UInt64)
+    stream_time = pl.col("_id").cast(pl.UInt64) * (1 << ts_bits) + time
+    if key_bits + row_bits <= 64:
+        rank = pl.int_range(pl.len(), dtype=pl.UInt64)
+        if not in_order:
+            rank = pl.col("seq").rank("ordinal").cast(pl.UInt64) - 1
+        order = (
+            frame.select((stream_time * (1 << row_bits) + rank).alias("_packed"))
+            .sort("_packed")
+            .select(
+                (pl.col("_packed") // (1 << row_bits) // (1 << ts_bits)).cast(pl.UInt32).alias("_id"),
+                ((pl.col("_packed") // (1 << row_bits) % (1 << ts_bits)).cast(pl.Int64) + low)
+                .cast(events["ts"].dtype)
+                .alias("ts"),
+                (pl.col("_packed") % (1 << row_bits)).cast(pl.UInt32).alias("_pos"),
+            )
+        )
+        if not in_order:
+            by_seq = events["seq"].arg_sort()
+            order = order.with_columns(pl.lit(by_seq).gather(pl.col("_pos")).cast(pl.UInt32).alias("_pos"))
+    elif key_bits <= 64 and in_order:  # a stable sort keeps the delivery order of equal times
+        order = (
+            frame.with_row_index("_pos")
+            .with_columns(stream_time.alias("_packed"))
+            .sort("_packed", maintain_order=True)
+            .select("_id", "ts", "_pos")
+        )
+    else:
+        order = frame.with_row_index("_pos").sort("_id", "ts", "seq").select("_id", "ts", "_pos")
+    order = order.collect()
+    return order.hstack(events.select(_code(), "location")[order["_pos"]])
+
+
+_Stages = list[list[pl.Expr]]  # with_columns steps that finish a per-stream frame
+
+
+def _per_stream(walk: pl.LazyFrame, bits: int) -> tuple[pl.LazyFrame, _Stages]:
+    """Aggregates over all of a stream's events; `_row`: position in `walk` (time order)."""
+    good = pl.col("_code") % 16 > 0
+    counts = {
+        "buffer_start_events": _is(BUFFER_START),
+        "auto_bitrate_events": _is(QUALITY_AUTO),
+        "user_bitrate_events": _is(QUALITY_USER),
+        "seek_count": _is(SCRUB),
+    }
+    rows, sums, fields = _tally(counts, bits)
+    frame = (
+        walk.with_columns(
+            pl.when(good).then(pl.int_range(pl.len(), dtype=pl.UInt32)).alias("_row"),
+            pl.when(good).then(pl.col("location")).alias("_max_location"),
+            *rows,
+        )
+        .group_by("_id")
+        .agg(
+            pl.col("_row").min().alias("_first_good"),
+            pl.col("_row").max().alias("_last_good"),
+            pl.col("_max_location").max(),
+            *sums,
+        )
     )
-    # events are sorted by key: the previous row is the previous event of the stream if keys match
-    same = pl.col("key").shift(1) == pl.col("key")
-    prev = [
-        pl.when(same).then(pl.col(c).shift(1)).alias(f"_prev_{c}") for c in ("event_type", "ts", "location")
+    return frame, [fields]
+
+
+def _intervals(walk: pl.LazyFrame, bits: int, buffering: pl.Series) -> tuple[pl.LazyFrame, _Stages]:
+    """Playing and watch time by the original's walk over a stream's starts and ends: the first start
+    after an end opens an interval, the next end closes it; ends with no open interval are ignored. A
+    trailing open interval is dropped (playing) or closed at the stream's last event (watch). Also the
+    other aggregates of these events and of MediaInitialBufferEnd (fewer rows than the whole stream)."""
+    ts = pl.col("ts")
+    walks = {"_play": _is(ENDED, COMPLETED), "_watch": _is(ENDED, COMPLETED, FAILED)}
+
+    def last_is_start(w: str) -> pl.Expr:
+        closing = pl.col(f"{w}_end") | pl.col("_first")
+        return pl.when("_open").then(1).when(closing).then(0).forward_fill()
+
+    marks = (
+        walk.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"))
+        .filter(_is(STARTED, INITIAL_START, INITIAL_END, ENDED, COMPLETED, FAILED))
+        .with_columns(
+            _is(STARTED, INITIAL_START).alias("_open"),
+            (pl.col("_id") != pl.col("_id").shift(1)).fill_null(True).alias("_first"),
+            (pl.col("_id") != pl.col("_id").shift(-1)).fill_null(True).alias("_last"),
+            *[end.alias(f"{w}_end") for w, end in walks.items()],
+        )
+        # `_k`: is the last start or end so far a start (a stream begins closed); `_pk`: before the row
+        .with_columns(last_is_start(w).alias(f"{w}_k") for w in walks)
+        .with_columns(
+            pl.when("_first").then(0).otherwise(pl.col(f"{w}_k").shift(1)).alias(f"{w}_pk") for w in walks
+        )
+        # `_o`: when the open interval opened
+        .with_columns(
+            pl.when(pl.col("_open") & (pl.col(f"{w}_pk") == 0)).then(ts).forward_fill().alias(f"{w}_o")
+            for w in walks
+        )
+    )
+    counts = {
+        "_ended": _is(ENDED, COMPLETED),
+        "_started_event": _is(STARTED),
+        "finished_playback": _is(COMPLETED),
+    }
+    rows, sums, fields = _tally(counts, bits)
+    initial_end = _is(INITIAL_END)
+
+    def of(mask: pl.Expr, column: str) -> pl.Expr:
+        return pl.when(mask).then(pl.col(column))
+
+    closed = [
+        pl.when(pl.col(f"{w}_end") & (pl.col(f"{w}_pk") == 1))
+        .then(_millis(ts - pl.col(f"{w}_o")))
+        .alias(f"{w}_ms")
+        for w in walks
     ]
-    is_end = pl.col("event_type") == BUFFER_END
-    paired = is_end & (pl.col("_prev_event_type") == BUFFER_START).fill_null(False)
-    broken = (
-        pl.when(is_end)
-        .then(
-            ~paired
-            | ~pl.col("location").eq_missing(pl.col("_prev_location"))
-            | (pl.col("ts") < pl.col("_prev_ts")).fill_null(False)
+    frame = (
+        marks.with_columns(
+            *closed,
+            pl.when(pl.col("_last") & (pl.col("_watch_k") == 1))
+            .then(pl.col("_watch_o"))
+            .alias("_watch_open"),
+            of(_is(STARTED), "location").alias("position_earliest_play"),
+            of(_is(ENDED, COMPLETED), "location").alias("position_latest_play"),
+            pl.lit(buffering).gather(of(initial_end, "_pos")).fill_null(0).alias("initial_buffering_length"),
+            of(_is(INITIAL_END, STARTED), "_row").alias("_first_frame"),
+            of(_is(INITIAL_START), "_row").alias("_first_request"),
+            of(initial_end, "_row").alias("_initial_end"),
+            of(_is(FAILED), "_row").alias("_failure"),
+            *rows,
         )
-        .otherwise((pl.col("_prev_event_type") == BUFFER_START).fill_null(False))
-    )
-    duration = pl.when(paired & (pl.col("ts") >= pl.col("_prev_ts"))).then(
-        _millis(pl.col("ts") - pl.col("_prev_ts"))
-    )
-    return (
-        kind.with_columns(prev)
-        .with_columns(duration.alias("_duration"), broken.alias("_broken"), paired.alias("_paired"))
-        .group_by("key")
+        .group_by("_id")
         .agg(
-            (pl.col("event_type") == BUFFER_START).sum().alias("starts"),
-            is_end.sum().alias("ends"),
-            (pl.col("_duration").sum() / 1000.0).alias("duration"),
-            pl.col("_duration").count().alias("pairs"),
-            (pl.col("_duration").mean() / 1000.0).alias("mean"),
-            pl.col("_broken").any().alias("broken"),
-            (is_end & pl.col("auto")).any().alias("auto"),
+            pl.col("_play_ms", "_watch_ms", "initial_buffering_length").sum(),
+            pl.col("_watch_open", "position_latest_play").max(),
+            pl.col("position_earliest_play", "_first_frame", "_first_request", "_initial_end").min(),
+            pl.col("_failure").min().alias("_first_failure"),
+            pl.col("_failure").max().alias("_last_failure"),
+            *sums,
         )
     )
+    return frame, [fields, [(pl.col(c) > 0).alias(c) for c in counts]]
 
 
-def _per_stream(events: pl.DataFrame) -> pl.DataFrame:
-    """Everything that is a plain aggregation over one stream's events (time order)."""
-    good = ~pl.col("bad")
-    etype = pl.col("event_type")
-    ts_good = pl.col("ts").filter(good)
-
-    def ts_of(*types: str) -> pl.Expr:
-        return pl.col("ts").filter(good & etype.is_in(types))
-
-    location_of = pl.col("location").filter(good & etype.is_in([ENDED, COMPLETED]))
-    first_initial_end = pl.col("buffering_ms").filter(good & (etype == INITIAL_END)).first()
-    return events.group_by("key").agg(
-        ts_good.min().alias("earliest_time"),
-        ts_good.max().alias("latest_time"),
-        etype.filter(good).first().alias("first_event_type"),
-        etype.filter(good).last().alias("last_event_type"),
-        (good & etype.is_in([ENDED, COMPLETED])).any().alias("_ended"),
-        (good & (etype == STARTED)).any().alias("_started_event"),
-        (good & (etype == COMPLETED)).any().alias("finished_playback"),
-        (good & (etype == BUFFER_START)).sum().alias("buffer_start_events"),
-        pl.col("location").filter(good & (etype == STARTED)).min().alias("position_earliest_play"),
-        location_of.max().alias("position_latest_play"),
-        pl.col("buffering_ms")
-        .filter(good & (etype == INITIAL_END))
-        .fill_null(0)
-        .sum()
-        .alias("initial_buffering_length"),
-        (good & (etype == QUALITY_AUTO)).sum().alias("auto_bitrate_events"),
-        (good & (etype == QUALITY_USER)).sum().alias("user_bitrate_events"),
-        (good & (etype == SCRUB)).sum().alias("seek_count"),
-        pl.col("location").filter(good).max().alias("_max_location"),
-        ts_of(INITIAL_END, STARTED).min().alias("_first_frame"),
-        ts_of(INITIAL_START).min().alias("_first_request"),
-        ts_of(INITIAL_END).min().alias("_initial_end"),
-        first_initial_end.alias("_startup_client_ms"),
-        ts_of(FAILED).min().alias("_first_failure"),
-        ts_of(FAILED).max().alias("_last_failure"),
+def _pairs(walk: pl.LazyFrame, bits: int, after_seek: bool) -> tuple[pl.LazyFrame, _Stages]:
+    """Buffering Start/End pairs of one kind (rebuffer or seek stall), with the original's validity rules:
+    a second Start before an End, an End without a Start, a playhead move between them or an End before
+    its Start make the stream's buffering_length unknown (None)."""
+    prefix = "_sk_" if after_seek else "_rb_"
+    ts, previous_ts = pl.col("ts"), pl.col("ts").shift(1)
+    start = _is(BUFFER_START)
+    end = ~start
+    after_start = ((pl.col("_id").shift(1) == pl.col("_id")) & start.shift(1)).fill_null(False)
+    paired = end & after_start
+    moved = ~pl.col("location").eq_missing(pl.col("location").shift(1)) | (ts < previous_ts).fill_null(False)
+    duration = pl.when(paired & (ts >= previous_ts)).then(_millis(ts - previous_ts))
+    counts = {
+        f"{prefix}starts": start,
+        f"{prefix}ends": end,
+        f"{prefix}pairs": duration.is_not_null(),
+        f"{prefix}broken": (end & (~paired | moved)) | (start & after_start),
+        f"{prefix}auto": end & _flag(_AUTO),
+    }
+    rows, sums, fields = _tally(counts, bits)
+    total, pairs = pl.col(f"{prefix}duration"), pl.col(f"{prefix}pairs")
+    frame = (
+        walk.filter(_is(BUFFER_START, BUFFER_END) & (_flag(_SEEK) == after_seek))
+        .with_columns(duration.alias(f"{prefix}duration"), *rows)
+        .group_by("_id")
+        .agg(total.sum(), *sums)
     )
+    return frame, [
+        fields,
+        [
+            (total / 1000.0).alias(f"{prefix}duration"),
+            pl.when(pairs > 0).then(total / pairs / 1000.0).alias(f"{prefix}mean"),
+            (pl.col(f"{prefix}broken") > 0).alias(f"{prefix}broken"),
+            (pl.col(f"{prefix}auto") > 0).alias(f"{prefix}auto"),
+        ],
+    ]
+
+
+def _spread(frame: pl.DataFrame, size: int) -> pl.DataFrame:
+    """Per-stream rows as `size` rows in `_id` order (nulls for streams that are not there)."""
+    rows = pl.int_range(frame.height, dtype=pl.UInt32, eager=True)
+    at = pl.Series([None], dtype=pl.UInt32).extend_constant(None, size - 1).scatter(frame["_id"], rows)
+    return frame.drop("_id")[at]
 
 
 def session_stats(events: pl.DataFrame, attributes: pl.DataFrame) -> pl.DataFrame:
     """One row per stream with the original's output columns (same names and meaning, defects fixed)
     and the QoE metrics of QOE.md. `events`: `events_frame` rows of whole streams, any order;
-    `attributes`: their `merge_attributes`."""
+    `attributes`: their `stream_attributes`."""
     if events.height == 0:
         return empty_sessions()
-    # the walk groups, sorts and joins by a small integer id rather than the 30+ character key (its
-    # sorts and group-bys measured about 2x faster); the key text comes back through one small join
-    events = events.with_columns(
-        pl.col("event_type").cast(pl.String),
-        pl.col("key").cast(pl.Categorical).to_physical().alias("_id"),
+    # streams are numbered by the rank of their key: every per-stream result comes out in output order
+    # and lines up with the key-sorted attributes (a join only if some stream has no attributes row)
+    attributes = attributes.sort("key")
+    keys = attributes["key"]
+    ids = _stream_ids(events["key"], keys) if keys.null_count() == 0 else None
+    aligned = ids is not None
+    if not aligned:
+        keys = events["key"].cast(pl.String).unique().sort()
+        ids = _stream_ids(events["key"], keys)
+    walk = _walk_order(events, ids)
+    bits = events.height.bit_length()
+    lazy = walk.lazy()
+    parts = [
+        _per_stream(lazy, bits),
+        _intervals(lazy, bits, events["buffering_ms"]),
+        _pairs(lazy, bits, after_seek=False),
+        _pairs(lazy, bits, after_seek=True),
+    ]
+    frames = pl.collect_all([frame for frame, _ in parts])
+    spread = []
+    for (_, stages), frame in zip(parts, frames, strict=True):
+        for stage in stages:
+            frame = frame.with_columns(stage)
+        spread.append(_spread(frame, keys.len()))
+    stats = pl.concat(spread, how="horizontal")
+    if aligned:
+        stats = pl.concat([stats, attributes], how="horizontal")
+    else:
+        stats = stats.with_columns(keys.alias("key")).join(
+            attributes, on="key", how="left", maintain_order="left"
+        )
+    if frames[0].height < keys.len():  # attributes of streams without events
+        stats = stats.filter(
+            pl.Series([False]).extend_constant(False, keys.len() - 1).scatter(frames[0]["_id"], True)
+        )
+    ts, position = pl.lit(walk["ts"]), pl.lit(walk["_pos"])
+
+    def at(row: str) -> pl.Expr:
+        return ts.gather(pl.col(row)).alias(row)
+
+    def original(column: str, row: str) -> pl.Expr:
+        return pl.lit(events[column]).gather(position.gather(pl.col(row)))
+
+    # lazily: the gathers and the output columns are computed in parallel
+    firsts = ("_first_frame", "_first_request", "_initial_end", "_first_failure", "_last_failure")
+    watch_ms = pl.col("_watch_ms") + _millis(pl.col("latest_time") - pl.col("_watch_open")).fill_null(0)
+    stats = (
+        stats.lazy()
+        .with_columns(
+            at("_first_good").alias("earliest_time"),
+            at("_last_good").alias("latest_time"),
+            original("event_type", "_first_good").cast(pl.String).alias("first_event_type"),
+            original("event_type", "_last_good").cast(pl.String).alias("last_event_type"),
+            original("buffering_ms", "_initial_end").alias("_startup_client_ms"),
+            *[at(row) for row in firsts],
+            pl.col("initial_buffering_length").fill_null(0),
+            pl.col("_ended", "_started_event", "finished_playback").fill_null(False),
+        )
+        .with_columns((pl.col("_play_ms") / 1000.0).alias("_playing"), (watch_ms / 1000.0).alias("_watch"))
     )
-    ids = events.group_by("_id").agg(pl.col("key").first())
-    events = events.drop("key").rename({"_id": "key"}).sort("key", "ts", "seq")
-    base = (
-        _per_stream(events)
-        .join(ids.rename({"_id": "key", "key": "_key"}), on="key", how="left")
-        .join(attributes.rename({"key": "_key"}), on="_key", how="left")
-    )
-    playing = _intervals(events, [STARTED, INITIAL_START], [ENDED, COMPLETED], close_at_last=False)
-    watch = _intervals(events, [STARTED, INITIAL_START], [ENDED, COMPLETED, FAILED], close_at_last=True)
-    rebuffer = _pairs(events, after_seek=False)
-    seek = _pairs(events, after_seek=True)
-    joined = (
-        base.join(playing.rename({"seconds": "_playing"}), on="key", how="left")
-        .join(watch.rename({"seconds": "_watch"}), on="key", how="left")
-        .join(rebuffer.rename(lambda c: c if c == "key" else f"_rb_{c}"), on="key", how="left")
-        .join(seek.rename(lambda c: c if c == "key" else f"_sk_{c}"), on="key", how="left")
-    )
-    return joined.drop("key").rename({"_key": "key"}).select(_session_columns()).sort("key")
+    return stats.select(_session_columns()).collect()
 
 
 def _session_columns() -> list[pl.Expr]:
