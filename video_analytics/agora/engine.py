@@ -176,12 +176,15 @@ def _scanned_file(reader: LogReader, url: str, day: date, seq: int) -> Iterator[
         return parsed
 
     for scanned in _ahead(linescan.scan, reader.chunks(url)):
-        events, attributes = linescan.fast_frames(scanned, seq)
-        batch.append(linescan.slow_lines(scanned, url, first_line, seq))
-        reader.counters.lines += scanned.lines
-        first_line += scanned.lines
-        seq += scanned.lines
-        yield _Parsed(events, attributes, pl.DataFrame(schema=transforms.REJECT_SCHEMA)), scanned.lines
+        block = scanned.placed(url, first_line, seq)
+        batch.append(block.slow)
+        reader.counters.lines += block.lines
+        first_line += block.lines
+        seq += block.lines
+        yield (
+            _Parsed(block.events, block.attributes, pl.DataFrame(schema=transforms.REJECT_SCHEMA)),
+            block.lines,
+        )
         if sum(frame.height for frame in batch) >= SLOW_BATCH_LINES:
             yield flush(), 0
     if batch:

@@ -27,11 +27,22 @@ def available() -> bool:
 
 @dataclass
 class ScannedBlock:
+    """One block, numbered from its first line (`seq` 0); `placed` numbers it within the day."""
+
     lines: int
-    events: pl.DataFrame  # `transforms.events_frame` columns, `line` instead of `seq`
-    attributes: pl.DataFrame  # rows deciding the descriptive attributes (see `block_attributes`)
-    slow_lines: pl.Series  # 0-based indices in the block of the lines left to polars
-    slow_text: bytes  # those lines, each ended by "\n"
+    events: pl.DataFrame  # `transforms.events_frame` rows of the scanned lines
+    attributes: pl.DataFrame  # attribute rows (`transforms.ATTRIBUTE_ROW_COLUMNS`)
+    slow: pl.DataFrame  # `seq`, `line`: the lines left to the polars parser
+
+    def placed(self, url: str, first_line: int, seq: int) -> ScannedBlock:
+        """Sequence numbers from `seq`, slow lines as `client.LogReader.blocks` rows of file `url`."""
+        shift = pl.col("seq") + seq
+        slow = self.slow.select(
+            pl.lit(url).alias("file"), (pl.col("seq") + first_line).alias("line_number"), "line", shift
+        )
+        return ScannedBlock(
+            self.lines, self.events.with_columns(shift), self.attributes.with_columns(shift), slow
+        )
 
 
 def _strings(buffers: tuple[bytes, bytes, bytes], rows: int) -> pa.Array:
@@ -46,50 +57,23 @@ def _flags(bits: bytes, rows: int) -> pa.Array:
     return pa.Array.from_buffers(pa.bool_(), rows, [None, pa.py_buffer(bits)])
 
 
-def scan(chunk: bytes) -> ScannedBlock:
-    """One block of whole lines (as `client.LogReader.chunks` yields them)."""
-    raw = _linescan.scan(chunk)
-    events, columns = raw["events"], raw["event_columns"]
-    event_table = pa.table(
+def _events(raw: dict) -> pl.DataFrame:
+    rows, columns = raw["events"], raw["event_columns"]
+    table = pa.table(
         {
-            "line": _fixed(columns["line"], pa.uint32(), events),
-            "key": _strings(columns["key"], events),
-            "ts": _fixed(columns["ts"], pa.timestamp("ms"), events),
-            "event_type": _strings(columns["event_type"], events),
-            "location": _fixed(columns["location"], pa.float64(), events),
-            "buffering_ms": _fixed(columns["buffering_ms"], pa.int64(), events),
-            "after_seek": _flags(columns["after_seek"], events),
-            "auto": _flags(columns["auto"], events),
-        }
-    )
-    columns = raw["attribute_columns"]
-    rows = len(columns["line"][1]) // 4
-    attribute_table = pa.table(
-        {
-            "line": _fixed(columns["line"], pa.uint32(), rows),
             "key": _strings(columns["key"], rows),
-            "tracking_id": _strings(columns["tracking_id"], rows),
-            **{name: _strings(columns["described"][name], rows) for name in transforms.DESCRIBING},
-            **{name: _strings(columns[name], rows) for name in ("media_id", "_tpmid_min", "_tpmid_max")},
+            "seq": _fixed(columns["line"], pa.uint32(), rows),
+            "ts": _fixed(columns["ts"], pa.timestamp("ms"), rows),
+            "event_type": _strings(columns["event_type"], rows),
+            "location": _fixed(columns["location"], pa.float64(), rows),
+            "buffering_ms": _fixed(columns["buffering_ms"], pa.int64(), rows),
+            "after_seek": _flags(columns["after_seek"], rows),
+            "auto": _flags(columns["auto"], rows),
         }
     )
-    _, slow_index = raw["slow_lines"]
-    slow = pa.Array.from_buffers(pa.uint32(), len(slow_index) // 4, [None, pa.py_buffer(slow_index)])
-    return ScannedBlock(
-        lines=raw["lines"],
-        events=pl.from_arrow(event_table),
-        attributes=pl.from_arrow(attribute_table),
-        slow_lines=pl.Series("line", slow),
-        slow_text=raw["slow_text"],
-    )
-
-
-def fast_frames(scanned: ScannedBlock, seq: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The scanned lines as `transforms.events_frame` rows and attribute rows (the scanner keeps only
-    the rows that can decide an attribute); `seq`: delivery number of the block's first line."""
-    events = scanned.events.select(
+    return pl.from_arrow(table).select(
         "key",
-        (pl.col("line").cast(pl.Int64) + seq).alias("seq"),
+        pl.col("seq").cast(pl.Int64),
         "ts",
         pl.col("event_type").cast(pl.Categorical),
         pl.lit(False).alias("bad"),
@@ -98,21 +82,37 @@ def fast_frames(scanned: ScannedBlock, seq: int) -> tuple[pl.DataFrame, pl.DataF
         "after_seek",
         "auto",
     )
-    rows = scanned.attributes.with_columns((pl.col("line").cast(pl.Int64) + seq).alias("seq"))
-    return events, rows.select(transforms.ATTRIBUTE_ROW_COLUMNS)
 
 
-def slow_lines(scanned: ScannedBlock, url: str, first_line: int, seq: int) -> pl.DataFrame:
-    """The lines left to the polars parser, as `client.LogReader.blocks` frames with `seq`."""
+def _attributes(raw: dict) -> pl.DataFrame:
+    columns = raw["attribute_columns"]
+    rows = len(columns["line"][1]) // 4
+    described = columns["described"]
+    table = pa.table(
+        {
+            "seq": _fixed(columns["line"], pa.uint32(), rows),
+            "key": _strings(columns["key"], rows),
+            "tracking_id": _strings(columns["tracking_id"], rows),
+            **{name: _strings(described[name], rows) for name in transforms.DESCRIBING},
+            **{name: _strings(columns[name], rows) for name in ("media_id", "_tpmid_min", "_tpmid_max")},
+        }
+    )
+    return pl.from_arrow(table).with_columns(pl.col("seq").cast(pl.Int64))
+
+
+def _slow(raw: dict) -> pl.DataFrame:
     from video_analytics.agora.client import lines_frame
 
-    index = scanned.slow_lines.cast(pl.Int64)
-    lines = lines_frame(scanned.slow_text).drop("line_number")
-    if lines.height != index.len():  # the scanner ends every line with "\n": one line each
-        raise RuntimeError(f"{url}: {index.len()} lines handed back by the scanner, {lines.height} read")
-    return lines.select(
-        pl.lit(url).alias("file"),
-        (index + first_line).alias("line_number"),
-        "line",
-        (index + seq).alias("seq"),
-    )
+    _, index = raw["slow_lines"]
+    seq = pl.Series("seq", pa.Array.from_buffers(pa.uint32(), len(index) // 4, [None, pa.py_buffer(index)]))
+    lines = lines_frame(raw["slow_text"])
+    if lines.height != seq.len():  # the scanner ends every line with "\n": one line each
+        raise RuntimeError(f"the scanner handed back {seq.len()} lines, {lines.height} read")
+    return lines.select(seq.cast(pl.Int64), "line")
+
+
+def scan(chunk: bytes | memoryview) -> ScannedBlock:
+    """One block of whole lines (as `client.LogReader.chunks` yields them). Thread-safe, and mostly
+    outside the GIL: blocks are scanned in parallel threads."""
+    raw = _linescan.scan(chunk)
+    return ScannedBlock(raw["lines"], _events(raw), _attributes(raw), _slow(raw))
