@@ -87,7 +87,8 @@ class _EventStore:
         """(events, attributes) of disjoint sets of whole streams."""
         if self.folder is None:
             if self.frames["events"]:
-                yield pl.concat(self.frames["events"]), pl.concat(self.frames["attributes"])
+                # one chunk per column: the walk's sort and gathers are faster on contiguous columns
+                yield pl.concat(self.frames["events"], rechunk=True), pl.concat(self.frames["attributes"])
             return
         for target in sorted((self.folder / "events").glob("bucket=*")):
             attributes = self.folder / "attributes" / target.name
@@ -224,9 +225,11 @@ def analyse_day(
                 rejects.append(bad)
             log(f"agora {day}: {url} done, {lines} lines so far")
         sessions = [
-            compact(transforms.session_stats(events, transforms.stream_attributes(attributes)))
+            transforms.session_stats(events, transforms.stream_attributes(attributes))
             for events, attributes in store.groups()
         ]
+        if buckets > 1:  # copied out, so that each bucket's text buffers are freed with the bucket
+            sessions = [compact(frame) for frame in sessions]
     finally:
         store.close()
     if not sessions:
