@@ -172,7 +172,7 @@ def _scanned_file(reader: LogReader, url: str, day: date, seq: int) -> Iterator[
     first_line, batch = 1, []
 
     def flush() -> _Parsed:
-        parsed = _parse(pl.concat(batch), day)
+        parsed = _parse(linescan.slow_lines_frame(batch), day)
         batch.clear()
         return parsed
 
@@ -186,7 +186,7 @@ def _scanned_file(reader: LogReader, url: str, day: date, seq: int) -> Iterator[
             _Parsed(block.events, block.attributes, pl.DataFrame(schema=transforms.REJECT_SCHEMA)),
             block.lines,
         )
-        if sum(frame.height for frame in batch) >= SLOW_BATCH_LINES:
+        if sum(part.seq.len() for part in batch) >= SLOW_BATCH_LINES:
             yield flush(), 0
     if batch:
         yield flush(), 0

@@ -26,20 +26,43 @@ def available() -> bool:
 
 
 @dataclass
+class SlowLines:
+    """Lines the scanner handed back: their numbers (`seq` from 0 within the block, or the day's once
+    `ScannedBlock.placed`) and their text, each ended by "\\n"."""
+
+    file: str
+    first_line: int  # what turns `seq` into the line number in the file
+    seq: pl.Series
+    text: bytes
+
+
+def slow_lines_frame(parts: list[SlowLines]) -> pl.DataFrame:
+    """Handed-back lines of many blocks as one `client.LogReader.blocks` frame (one read, not one per
+    block: a read has a fixed cost)."""
+    from video_analytics.agora.client import lines_frame
+
+    lines = lines_frame(b"".join(part.text for part in parts))
+    seq = pl.concat([part.seq for part in parts])
+    if lines.height != seq.len():  # the scanner ends every line with "\n": one line each
+        raise RuntimeError(f"the scanner handed back {seq.len()} lines, {lines.height} read")
+    numbers = pl.concat([part.seq + part.first_line for part in parts])
+    file = pl.concat([pl.repeat(part.file, part.seq.len(), eager=True, dtype=pl.String) for part in parts])
+    return lines.select(file.alias("file"), numbers.alias("line_number"), "line", seq.alias("seq"))
+
+
+@dataclass
 class ScannedBlock:
     """One block, numbered from its first line (`seq` 0); `placed` numbers it within the day."""
 
     lines: int
     events: pl.DataFrame  # `transforms.events_frame` rows of the scanned lines
     attributes: pl.DataFrame  # attribute rows (`transforms.ATTRIBUTE_ROW_COLUMNS`)
-    slow: pl.DataFrame  # `seq`, `line`: the lines left to the polars parser
+    slow: SlowLines  # the lines left to the polars parser
 
     def placed(self, url: str, first_line: int, seq: int) -> ScannedBlock:
-        """Sequence numbers from `seq`, slow lines as `client.LogReader.blocks` rows of file `url`."""
+        """Sequence numbers from `seq`, handed-back lines of file `url` numbered from `first_line`."""
         shift = pl.col("seq") + seq
-        slow = self.slow.select(
-            pl.lit(url).alias("file"), (pl.col("seq") + first_line).alias("line_number"), "line", shift
-        )
+        slow = SlowLines(url, first_line - seq, self.slow.seq + seq, self.slow.text)
         return ScannedBlock(
             self.lines, self.events.with_columns(shift), self.attributes.with_columns(shift), slow
         )
@@ -100,15 +123,10 @@ def _attributes(raw: dict) -> pl.DataFrame:
     return pl.from_arrow(table).with_columns(pl.col("seq").cast(pl.Int64))
 
 
-def _slow(raw: dict) -> pl.DataFrame:
-    from video_analytics.agora.client import lines_frame
-
+def _slow(raw: dict) -> SlowLines:
     _, index = raw["slow_lines"]
-    seq = pl.Series("seq", pa.Array.from_buffers(pa.uint32(), len(index) // 4, [None, pa.py_buffer(index)]))
-    lines = lines_frame(raw["slow_text"])
-    if lines.height != seq.len():  # the scanner ends every line with "\n": one line each
-        raise RuntimeError(f"the scanner handed back {seq.len()} lines, {lines.height} read")
-    return lines.select(seq.cast(pl.Int64), "line")
+    seq = pa.Array.from_buffers(pa.uint32(), len(index) // 4, [None, pa.py_buffer(index)])
+    return SlowLines("", 0, pl.Series("seq", seq).cast(pl.Int64), raw["slow_text"])
 
 
 def scan(chunk: bytes | memoryview) -> ScannedBlock:

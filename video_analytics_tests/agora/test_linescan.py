@@ -71,10 +71,12 @@ def assert_same_answers(lines: list[str]) -> int:
     """Every line is scanned or handed back, and a scanned line reads as polars reads it; returns how
     many lines were scanned."""
     scanned, parsed = _native_and_polars(lines)
-    fast, slow = scanned.events["seq"], scanned.slow["seq"]
+    fast, slow = scanned.events["seq"], scanned.slow.seq
+    handed_back = linescan.slow_lines_frame([scanned.placed("t.log", 1, 0).slow])
+    assert handed_back["line_number"].to_list() == [i + 1 for i in slow]
     assert scanned.lines == parsed.height == len(lines)
     assert sorted([*fast, *slow]) == list(range(len(lines)))
-    assert scanned.slow["line"].to_list() == [parsed.sort("seq")["line"][i] for i in slow]
+    assert handed_back["line"].to_list() == [parsed.sort("seq")["line"][i] for i in slow]
     # scanned lines are valid events: rejects are left to polars
     assert parsed.filter(pl.col("seq").is_in(fast.implode()))["reject_reason"].null_count() == fast.len()
     expected = transforms.events_frame(transforms.keyed_frame(parsed).lazy()).collect()
@@ -144,7 +146,7 @@ def test_block_edges():
     scanned = linescan.scan((BASE + "\n" + SHORT).encode())
     assert (scanned.lines, scanned.events.height) == (2, 2)
     scanned = linescan.scan(b"\n\n\n")
-    assert (scanned.lines, scanned.events.height, scanned.slow["line"].to_list()) == (3, 0, ["", "", ""])
+    assert (scanned.lines, scanned.events.height, scanned.slow.text) == (3, 0, b"\n\n\n")
     scanned = linescan.scan(b"")
     assert (scanned.lines, scanned.events.height, scanned.attributes.height) == (0, 0, 0)
 
