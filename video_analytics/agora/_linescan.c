@@ -224,12 +224,12 @@ static int parse_stamp(const unsigned char *s, size_t n, int64_t *ms) {
     return 1;
 }
 
-/* the original's payload starts after the first "] " */
-static int payload_marker(const unsigned char *s, size_t n) {
+/* where the original's payload starts: the first "] " (its space), or 0 if there is none */
+static size_t payload_marker(const unsigned char *s, size_t n) {
     for (const unsigned char *p = s, *end = s + n; p + 1 < end; p++) {
         p = memchr(p, ']', (size_t)(end - p - 1));
         if (!p) return 0;
-        if (p[1] == ' ') return 1;
+        if (p[1] == ' ') return (size_t)(p - s) + 1;
     }
     return 0;
 }
@@ -296,10 +296,10 @@ static inline int key_at(const unsigned char *s, size_t n) {
     return -1;
 }
 
-/* every key's last value in line s (offsets relative to base) */
-static void tokenise(const unsigned char *s, const Masks *m, uint32_t base, Span *spans) {
+/* every key's last value in line s (offsets relative to base), looking for pairs from `from` */
+static void tokenise(const unsigned char *s, const Masks *m, size_t from, uint32_t base, Span *spans) {
     memset(spans, 0, sizeof(Span) * NKEYS);
-    size_t n = m->n, p = next_bit(m->spaces, 0, n);
+    size_t n = m->n, p = next_bit(m->spaces, from, n);
     while (p < n) {
         int k = key_at(s + p + 1, n - p - 1);
         if (k < 0) { p = next_bit(m->spaces, p + 1, n); continue; }
@@ -448,9 +448,12 @@ static int scan_line(Scan *r, const unsigned char *block, size_t start, const Ma
     const unsigned char *s = block + start;
     int64_t ts;
     if (n == 0 || !parse_stamp(s, n, &ts)) return 0;
-    if (!payload_marker(s, n)) return 0;
+    size_t marker = payload_marker(s, n);
+    if (!marker) return 0;
+    /* pairs are searched in the whole line, but the usual `<time> - <logger> [INFO]` has none */
+    size_t from = memchr(s, '=', marker) ? 0 : marker;
     Span sp[NKEYS];
-    tokenise(s, m, (uint32_t)start, sp);
+    tokenise(s, m, from, (uint32_t)start, sp);
     Span trk = sp[K_TRACKING], tpm = sp[K_TPMID];
     if (!trk.present || !tpm.present) return 0; /* keyless: a reject, built by the general parser */
 

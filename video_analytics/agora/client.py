@@ -103,6 +103,9 @@ def _streamed_blocks(fs: fsspec.AbstractFileSystem, path: str, block_bytes: int)
 
 #: A mapped window reaches this far past the block size to find the block's last line end.
 MAP_SLACK = 1024 * 1024
+#: Page tables filled when mapping (one call), not page by page on first touch (measured: a quarter
+#: of the scanner's time went to page faults).
+MAP_FLAGS = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
 
 
 def _mapped_blocks(path: str, block_bytes: int) -> Iterator[memoryview]:
@@ -113,7 +116,7 @@ def _mapped_blocks(path: str, block_bytes: int) -> Iterator[memoryview]:
         while start < size:
             offset = start - start % mmap.ALLOCATIONGRANULARITY
             length = min(start + block_bytes + MAP_SLACK, size) - offset
-            window = mmap.mmap(handle.fileno(), length, offset=offset, access=mmap.ACCESS_READ)
+            window = mmap.mmap(handle.fileno(), length, offset=offset, flags=MAP_FLAGS, prot=mmap.PROT_READ)
             end = offset + length
             if end < size:
                 cut = window.rfind(b"\n", start - offset + block_bytes)

@@ -52,6 +52,8 @@ EDGE_CASES = [
     "2024-03-01 24:00:00,000 - Goonhilly [INFO]" + BASE[42:],
     "1899-12-31 23:59:59,000 - Goonhilly [INFO]" + BASE[42:],
     BASE.replace("] ", "]", 1).replace("x_client_id", " x_client_id", 1),
+    # a pair before the payload counts too
+    BASE.replace(" [INFO]", " x_program_title=prefix [INFO]", 1).replace(" x_program_title=nova", ""),
     "",
     " ",
     "2024-03-01 12:00:01,500",
@@ -109,7 +111,7 @@ def test_edge_cases_read_as_the_polars_parser_reads_them():
     assert 20 < scanned < len(EDGE_CASES) - 15  # both paths are exercised
 
 
-@pytest.mark.parametrize("line", EDGE_CASES[:40])
+@pytest.mark.parametrize("line", EDGE_CASES)
 def test_each_edge_case_alone(line):
     assert_same_answers([line])
 
