@@ -9,7 +9,8 @@ into `<dir>/<day>/`, then in this process measures:
   * plain Python line iteration over the same files (`for line in handle`), the floor any
     line-by-line implementation (like the original mrjob job) pays before doing any work;
   * `engine.analyse_day` — read, parse, key, aggregate to one row per stream;
-and prints lines/s, the ratio, and the peak RSS of this process (resource.getrusage).
+and prints lines/s of each run, the best and the median, the ratio of the best runs, and the peak RSS
+of this process (resource.getrusage) over all runs.
 The generated files are deleted afterwards unless --keep.
 """
 
@@ -21,6 +22,7 @@ import multiprocessing
 import os
 import resource
 import shutil
+import statistics
 import time
 from datetime import date
 from pathlib import Path
@@ -75,6 +77,9 @@ def main() -> None:
     parser.add_argument("--gzip", action="store_true", help="gzip the files (measures decompression too)")
     parser.add_argument("--keep", action="store_true", help="keep the generated logs")
     parser.add_argument("--reuse", action="store_true", help="measure logs kept by an earlier --keep run")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="measurements (this shared machine's speed varies by ±20%%)"
+    )
     args = parser.parse_args()
 
     folder = Path(args.dir)
@@ -93,18 +98,29 @@ def main() -> None:
         from video_analytics.agora.engine import analyse_day
 
         print(f"peak RSS before measuring: {peak_rss_mb():.0f} MB; load average {os.getloadavg()[0]:.1f}")
-        lines, python_s = python_iteration(paths)
-        print(f"plain Python iteration: {lines:,} lines in {python_s:.2f}s = {lines / python_s:,.0f} lines/s")
-        started, cpu_started = time.perf_counter(), time.process_time()
-        result = analyse_day(LogReader(str(folder)), DAY)
-        agora_s, agora_cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        python_runs, agora_runs = [], []
+        for run in range(1, args.repeat + 1):
+            lines, python_s = python_iteration(paths)
+            python_runs.append(python_s)
+            started, cpu_started = time.perf_counter(), time.process_time()
+            result = analyse_day(LogReader(str(folder)), DAY)
+            agora_s, agora_cpu = time.perf_counter() - started, time.process_time() - cpu_started
+            agora_runs.append(agora_s)
+            print(
+                f"run {run}: plain Python iteration {lines / python_s:,.0f} lines/s; parse + aggregate "
+                f"{result.lines:,} lines in {agora_s:.2f}s = {result.lines / agora_s:,.0f} lines/s, "
+                f"{agora_cpu:.2f}s CPU ({result.sessions.height:,} streams, "
+                f"{result.rejects.height:,} rejects)"
+            )
+        best, median = min(agora_runs), statistics.median(agora_runs)
         print(
-            f"parse + aggregate:      {result.lines:,} lines in {agora_s:.2f}s = "
-            f"{result.lines / agora_s:,.0f} lines/s "
-            f"({result.sessions.height:,} streams, {result.rejects.height:,} rejects); "
-            f"{agora_cpu:.2f}s CPU = {result.lines / agora_cpu:,.0f} lines per CPU-second"
+            f"parse + aggregate: best {result.lines / best:,.0f} lines/s, "
+            f"median {result.lines / median:,.0f} lines/s over {args.repeat} run(s)"
         )
-        print(f"ratio to plain Python iteration: {python_s / agora_s:.2f}x")
+        print(
+            f"plain Python iteration: best {lines / min(python_runs):,.0f} lines/s; ratio (best to best) "
+            f"{min(python_runs) / best:.2f}x"
+        )
         print(
             f"peak RSS: {peak_rss_mb():.0f} MB; "
             f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
