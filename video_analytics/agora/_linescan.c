@@ -22,6 +22,9 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <strings.h>
 #ifdef __SSE2__
@@ -672,7 +675,22 @@ done:
     return result;
 }
 
+/* The scanner threads allocate and free tens of MB per block. By default glibc gives each thread its
+ * own arena and serves ever larger blocks from them, keeping freed memory: a 10M-line day measured
+ * 1.51 GB peak RSS, 1.30 GB with two arenas and blocks over 4 MB mapped (and unmapped) directly. It
+ * costs time (fresh pages for every block: 15 % on a 1M-line day), and it is process-wide, so the
+ * engine asks for it only for days too big for memory. */
+static PyObject *limit_memory(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(arg)) {
+#ifdef __GLIBC__
+    mallopt(M_ARENA_MAX, 2);
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+#endif
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef METHODS[] = {
+    {"limit_memory", limit_memory, METH_NOARGS,
+     "limit_memory(): trade some speed for a lower peak of memory (glibc), for the rest of the process."},
     {"scan", scan, METH_O,
      "scan(block) -> dict of Arrow buffers: events of the usual lines, attribute rows, slow lines."},
     {NULL, NULL, 0, NULL},

@@ -1,12 +1,15 @@
 """One day of logs -> per-stream stats, rejects and the original's job counters, in bounded memory.
 
-Two phases, both polars:
+Two phases:
 
-1. every block of lines is parsed (vectorised expressions, `transforms.parse_lines`) into compact
-   typed events; rejects are kept with their reason. Small days keep the events in memory; big days
-   spill them to Parquet files hashed by stream key into buckets;
-2. each bucket (all events of its streams) is aggregated on its own, so peak memory is about one
-   bucket's events plus the day's output (one row per stream), whatever the size of the day.
+1. every block of lines becomes compact typed events plus the few rows that decide each stream's
+   descriptive attributes: the native scanner (`linescan`, two blocks at a time on threads) reads the
+   logger's usual lines, the polars parser (`transforms.parse_lines`) the lines it hands back, in
+   batches, and every line when the scanner is not built. Rejects are kept with their reason. Days
+   up to `IN_MEMORY_DAY_BYTES` keep the events in memory; bigger days spill them to Parquet files
+   hashed by stream key into buckets;
+2. each bucket (all events of its streams) is aggregated by polars on its own, so peak memory is
+   about one bucket's events plus the day's output (one row per stream), whatever the size of the day.
 """
 
 from __future__ import annotations
@@ -81,7 +84,9 @@ class _EventStore:
                 target = self.folder / table / f"bucket={number}"
                 target.mkdir(parents=True, exist_ok=True)
                 # lz4: temporary files, written once and read once (zstd's CPU measured 1.5x lz4's)
-                part.drop("_bucket").write_parquet(target / f"part-{self.blocks}.parquet", compression="lz4")
+                # numbered so that the glob reads them back in delivery order
+                name = f"part-{self.blocks:06d}.parquet"
+                part.drop("_bucket").write_parquet(target / name, compression="lz4")
 
     def groups(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
         """(events, attributes) of disjoint sets of whole streams."""
@@ -209,6 +214,8 @@ def analyse_day(
         in_memory_bytes = IN_MEMORY_DAY_BYTES if linescan.available() else bucket_bytes
     buckets = bucket_count(reader.day_bytes(files), files, bucket_bytes, in_memory_bytes)
     log(f"agora {day}: {len(files)} files, {buckets} bucket(s)")
+    if buckets > 1:
+        linescan.limit_memory()
     store = _EventStore(buckets)
     rejects: list[pl.DataFrame] = []
     reasons: Counter = Counter()
@@ -224,12 +231,12 @@ def analyse_day(
                 reasons.update(dict(bad.group_by("reason").len().iter_rows()))
                 rejects.append(bad)
             log(f"agora {day}: {url} done, {lines} lines so far")
+        # spilled buckets' sessions are copied out, so each bucket's text buffers are freed with it
+        finish = compact if buckets > 1 else (lambda frame: frame)
         sessions = [
-            transforms.session_stats(events, transforms.stream_attributes(attributes))
+            finish(transforms.session_stats(events, transforms.stream_attributes(attributes)))
             for events, attributes in store.groups()
         ]
-        if buckets > 1:  # copied out, so that each bucket's text buffers are freed with the bucket
-            sessions = [compact(frame) for frame in sessions]
     finally:
         store.close()
     if not sessions:

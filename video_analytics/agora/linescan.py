@@ -25,6 +25,13 @@ def available() -> bool:
     return _linescan is not None
 
 
+def limit_memory() -> None:
+    """For a day that does not fit in memory: fewer malloc arenas, big blocks returned at once
+    (process-wide and slower; see `_linescan.c`)."""
+    if _linescan is not None:
+        _linescan.limit_memory()
+
+
 @dataclass
 class SlowLines:
     """Lines the scanner handed back: their numbers (`seq` from 0 within the block, or the day's once

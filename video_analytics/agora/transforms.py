@@ -493,23 +493,16 @@ def _tally(counts: dict[str, pl.Expr], bits: int) -> tuple[list[pl.Expr], list[p
 
 
 def _stream_ids(keys: pl.Series, reference: pl.Series) -> pl.Series | None:
-    """Each key's row in `reference` (distinct keys, a null one included), through the Categorical codes;
-    None if a key is not there."""
-    dtype = keys.dtype if keys.dtype == pl.Categorical else pl.Categorical
-    codes = reference.cast(dtype).to_physical()
-    # lazily, the cast of the big column runs in parallel chunks (eagerly it takes one thread)
-    physical = keys.to_frame().lazy().select(pl.first().cast(dtype).to_physical()).collect().to_series()
-    # a table from code to row, over the range of codes at hand (the Categorical codes are process-wide)
-    low = min(codes.min() or 0, physical.min() or 0)
-    null = max(codes.max() or 0, physical.max() or 0) + 1
-    codes, physical = codes.fill_null(null) - low, physical.fill_null(null) - low
-    rows = pl.int_range(codes.len(), dtype=pl.UInt32, eager=True)
-    lookup = pl.zeros(null - low + 1, dtype=pl.UInt32, eager=True) + codes.len()
-    lookup.scatter(codes, rows)
-    if not (lookup.gather(codes) == rows).all():
-        return None  # `reference` repeats a key
-    ids = lookup.gather(physical)
-    return None if ids.max() >= codes.len() else ids
+    """Each key's row in `reference` (distinct keys, a null one included); None if a key is not there
+    or `reference` repeats one. A join, not a Categorical cast: Categorical keys would stay in polars'
+    process-wide string pool (measured: 131 MB per million streams, never freed)."""
+    table = reference.cast(pl.String).to_frame("key").with_row_index("_id")
+    if table["key"].is_duplicated().any():
+        return None
+    found = keys.cast(pl.String).to_frame("key").join(
+        table, on="key", how="left", nulls_equal=True, maintain_order="left"
+    )["_id"]
+    return None if found.null_count() else found
 
 
 def _walk_order(events: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
