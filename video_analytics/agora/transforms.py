@@ -499,9 +499,11 @@ def _stream_ids(keys: pl.Series, reference: pl.Series) -> pl.Series | None:
     table = reference.cast(pl.String).to_frame("key").with_row_index("_id")
     if table["key"].is_duplicated().any():
         return None
-    found = keys.cast(pl.String).to_frame("key").join(
-        table, on="key", how="left", nulls_equal=True, maintain_order="left"
-    )["_id"]
+    found = (
+        keys.cast(pl.String)
+        .to_frame("key")
+        .join(table, on="key", how="left", nulls_equal=True, maintain_order="left")["_id"]
+    )
     return None if found.null_count() else found
 
 
