@@ -17,8 +17,10 @@
  *
  * The scan runs without the GIL: blocks can be scanned in parallel threads.
  */
+#ifndef LINESCAN_CORE_ONLY /* the memory-safety test compiles the scanner without Python */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#endif
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -80,7 +82,7 @@ static __attribute__((noinline)) int buf_grow(Buf *b, size_t extra) {
 HOT int buf_reserve(Buf *b, size_t extra) { return b->len + extra <= b->cap || buf_grow(b, extra); }
 
 HOT void buf_put(Buf *b, const void *src, size_t n) {
-    if (!buf_reserve(b, n)) return;
+    if (n == 0 || !buf_reserve(b, n)) return;
     memcpy(b->data + b->len, src, n);
     b->len += n;
 }
@@ -584,19 +586,6 @@ static void scan_block(Scan *r, const unsigned char *block, size_t size) {
     r->lines = index;
 }
 
-/* ------------------------------------------------------------------ back to Python */
-
-static PyObject *bytes_of(Buf *b) { return PyBytes_FromStringAndSize(b->data ? b->data : "", (Py_ssize_t)b->len); }
-
-static PyObject *str_tuple(StrCol *c) {
-    if (c->rows == 0) { int32_t zero = 0; buf_put(&c->offsets, &zero, 4); }
-    return Py_BuildValue("(NNN)", bytes_of(&c->valid), bytes_of(&c->offsets), bytes_of(&c->data));
-}
-
-static PyObject *fix_tuple(FixCol *c) {
-    return Py_BuildValue("(NN)", bytes_of(&c->valid), bytes_of(&c->values));
-}
-
 /* media_id, least and greatest video id on each stream's first attribute row, null elsewhere */
 static void video_id_columns(Scan *r, const unsigned char *block, StrCol *media, StrCol *least, StrCol *most) {
     const char *p = r->at_first_stream.data, *end = p + r->at_first_stream.len;
@@ -616,6 +605,20 @@ static void video_id_columns(Scan *r, const unsigned char *block, StrCol *media,
         str_push(least, (const char *)block + st->min_off, st->min_len, 1);
         str_push(most, (const char *)block + st->max_off, st->max_len, 1);
     }
+}
+
+/* ------------------------------------------------------------------ back to Python */
+#ifndef LINESCAN_CORE_ONLY
+
+static PyObject *bytes_of(Buf *b) { return PyBytes_FromStringAndSize(b->data ? b->data : "", (Py_ssize_t)b->len); }
+
+static PyObject *str_tuple(StrCol *c) {
+    if (c->rows == 0) { int32_t zero = 0; buf_put(&c->offsets, &zero, 4); }
+    return Py_BuildValue("(NNN)", bytes_of(&c->valid), bytes_of(&c->offsets), bytes_of(&c->data));
+}
+
+static PyObject *fix_tuple(FixCol *c) {
+    return Py_BuildValue("(NN)", bytes_of(&c->valid), bytes_of(&c->values));
 }
 
 static int scan_failed(Scan *r) {
@@ -713,3 +716,4 @@ PyMODINIT_FUNC PyInit__linescan(void) {
     }
     return module;
 }
+#endif

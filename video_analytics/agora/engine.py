@@ -125,7 +125,7 @@ def bucket_count(stored_bytes: int, files: list[str], bucket_bytes: int, in_memo
 
 @dataclass
 class _Parsed:
-    """What the engine keeps of parsed lines: typed events, reduced attribute rows, rejects."""
+    """What the engine keeps of parsed lines: typed events, attribute rows, rejects."""
 
     events: pl.DataFrame
     attributes: pl.DataFrame

@@ -14,6 +14,7 @@ import polars as pl
 import pyarrow as pa
 
 from video_analytics.agora import transforms
+from video_analytics.agora.client import lines_frame
 
 try:
     from video_analytics.agora import _linescan
@@ -46,8 +47,6 @@ class SlowLines:
 def slow_lines_frame(parts: list[SlowLines]) -> pl.DataFrame:
     """Handed-back lines of many blocks as one `client.LogReader.blocks` frame (one read, not one per
     block: a read has a fixed cost)."""
-    from video_analytics.agora.client import lines_frame
-
     lines = lines_frame(b"".join(part.text for part in parts))
     seq = pl.concat([part.seq for part in parts])
     if lines.height != seq.len():  # the scanner ends every line with "\n": one line each

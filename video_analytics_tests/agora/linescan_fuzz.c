@@ -1,0 +1,45 @@
+/* Memory-safety check of the Agora scanner: random blocks (mostly lines of the usual shape, the rest
+ * built from awkward pieces: quotes, '=', NUL, UTF-8, CR, tabs, overlong tokens) are scanned by the
+ * C code directly, compiled with AddressSanitizer and UBSan by test_linescan_memory.py. */
+#define LINESCAN_CORE_ONLY
+#include "../../video_analytics/agora/_linescan.c"
+
+#include <stdio.h>
+
+int main(int argc, char **argv) {
+    int rounds = argc > 1 ? atoi(argv[1]) : 20000;
+    for (int k = 0; k < NKEYS; k++) KEY_LENGTHS[k] = strlen(KEY_NAMES[k]);
+    build_key_table();
+    const char *usual[] = {"\n2024-03-01 12:00:01,500 - G [INFO]", " x_tracking_id=abc", " x_tpmid=1",
+                           " event_type=MediaStarted", " x_video_location=3.5", " x_episode_title=\"a b\""};
+    const char *awkward[] = {"\"", " ", "=", "\n", "]", "] ", "-1.5", "12", "\xc3\xa9", "\t", "\r", "\0",
+                             " x_useragent=\"a b\"", " x_after_seek=TRUE", " x_auto=", " x_buffering_length=",
+                             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    size_t n_usual = sizeof usual / sizeof *usual, n_awkward = sizeof awkward / sizeof *awkward;
+    srand(7);
+    size_t events = 0;
+    for (int round = 0; round < rounds; round++) {
+        size_t cap = 1 + (size_t)rand() % 9000, n = 0;
+        unsigned char *block = malloc(cap);
+        while (n < cap) {
+            const char *piece = rand() % 3 ? usual[rand() % n_usual] : awkward[rand() % n_awkward];
+            size_t length = piece[0] ? strlen(piece) : 1;
+            if (n + length > cap) length = cap - n;
+            memcpy(block + n, piece, length);
+            n += length;
+        }
+        Scan scan;
+        memset(&scan, 0, sizeof scan);
+        scan_block(&scan, block, n);
+        StrCol media = {0}, least = {0}, most = {0};
+        video_id_columns(&scan, block, &media, &least, &most);
+        events += scan.events;
+        free_str(&media);
+        free_str(&least);
+        free_str(&most);
+        scan_free(&scan);
+        free(block);
+    }
+    printf("scanned %d blocks, %zu events\n", rounds, events);
+    return 0;
+}
