@@ -361,16 +361,19 @@ static double decimal_value(const unsigned char *s, size_t n) {
 
 typedef struct {
     uint64_t hash;
-    uint32_t key_off, key_len;      /* in the key arena */
+    uint32_t key_off, key_len;                   /* in the key arena */
     uint32_t min_off, min_len, max_off, max_len; /* least and greatest x_tpmid (in the block) */
-    uint32_t found;                 /* descriptive fields seen non-empty */
-    int used;
+    uint32_t found;                              /* descriptive fields seen non-empty */
 } Stream;
 
+/* The block's streams in order of appearance, found through a small open-addressing index of
+ * (number + 1): the index stays in cache, and it grows as streams appear (no count of lines first). */
 typedef struct {
-    Stream *slots;
+    uint32_t *index;
     size_t mask;
-    Buf arena;
+    Buf streams; /* Stream[] */
+    size_t count;
+    Buf arena;   /* the keys' bytes */
 } Streams;
 
 static uint64_t hash_bytes(const unsigned char *s, size_t n) { /* 8 bytes at a time, then mixed */
@@ -392,26 +395,44 @@ static int bytes_less(const unsigned char *a, size_t an, const unsigned char *b,
     return c < 0 || (c == 0 && an < bn);
 }
 
-/* the stream of key, created if new (*created set); NULL when out of memory */
-static Stream *stream_of(Streams *t, const unsigned char *key, size_t n, int *created) {
+static inline Stream *stream_at(Streams *t, size_t number) { return (Stream *)t->streams.data + number; }
+
+static int index_grow(Streams *t) {
+    size_t slots = t->index ? 2 * (t->mask + 1) : 4096;
+    uint32_t *index = calloc(slots, sizeof *index);
+    if (!index) return 0;
+    for (size_t number = 0; number < t->count; number++) {
+        size_t i = (size_t)stream_at(t, number)->hash & (slots - 1);
+        while (index[i]) i = (i + 1) & (slots - 1);
+        index[i] = (uint32_t)number + 1;
+    }
+    free(t->index);
+    t->index = index;
+    t->mask = slots - 1;
+    return 1;
+}
+
+/* the number of key's stream, created if new (*created set); -1 when out of memory */
+static long stream_of(Streams *t, const unsigned char *key, size_t n, int *created) {
+    if ((t->count + 1) * 2 > t->mask + 1 && !index_grow(t)) return -1;
     uint64_t h = hash_bytes(key, n);
     size_t i = (size_t)h & t->mask;
     for (;; i = (i + 1) & t->mask) {
-        Stream *st = &t->slots[i];
-        if (!st->used) {
-            st->used = 1;
-            st->hash = h;
-            st->key_off = (uint32_t)t->arena.len;
-            st->key_len = (uint32_t)n;
-            buf_put(&t->arena, key, n);
-            *created = 1;
-            return t->arena.failed ? NULL : st;
-        }
+        uint32_t slot = t->index[i];
+        if (!slot) break;
+        Stream *st = stream_at(t, slot - 1);
         if (st->hash == h && st->key_len == n && memcmp(t->arena.data + st->key_off, key, n) == 0) {
             *created = 0;
-            return st;
+            return (long)slot - 1;
         }
     }
+    Stream fresh = {.hash = h, .key_off = (uint32_t)t->arena.len, .key_len = (uint32_t)n};
+    buf_put(&t->arena, key, n);
+    buf_put(&t->streams, &fresh, sizeof fresh);
+    if (t->arena.failed || t->streams.failed) return -1;
+    t->index[i] = (uint32_t)++t->count;
+    *created = 1;
+    return (long)t->count - 1;
 }
 
 /* ------------------------------------------------------------------ the scan */
@@ -440,7 +461,7 @@ static void scan_free(Scan *r) {
     free_fix(&r->at_line); free_str(&r->at_key); free_str(&r->at_tracking);
     for (int d = 0; d < NDESC; d++) free_str(&r->at_desc[d]);
     free_buf(&r->at_first_stream); free_fix(&r->slow_line); free_buf(&r->slow_text);
-    free(r->streams.slots); free_buf(&r->streams.arena);
+    free(r->streams.index); free_buf(&r->streams.streams); free_buf(&r->streams.arena);
 }
 
 static int is_true(const unsigned char *block, Span sp) {
@@ -495,8 +516,9 @@ static int scan_line(Scan *r, const unsigned char *block, size_t start, const Ma
         key_len = trk.len + 1 + tpm.len;
     }
     int created;
-    Stream *st = stream_of(&r->streams, key, key_len, &created);
-    if (!st) { r->no_memory = 1; return 0; }
+    long number = stream_of(&r->streams, key, key_len, &created);
+    if (number < 0) { r->no_memory = 1; return 0; }
+    Stream *st = stream_at(&r->streams, (size_t)number);
 
     size_t e = r->events++;
     uint32_t line = index;
@@ -532,7 +554,7 @@ static int scan_line(Scan *r, const unsigned char *block, size_t start, const Ma
         str_push(&r->at_tracking, (const char *)block + trk.off, trk.len, 1);
         for (int d = 0; d < NDESC; d++)
             str_push(&r->at_desc[d], (const char *)block + desc[d].off, desc[d].len, desc[d].present);
-        uint32_t first = created ? (uint32_t)(st - r->streams.slots) + 1 : 0;
+        uint32_t first = created ? (uint32_t)number + 1 : 0;
         buf_put(&r->at_first_stream, &first, 4);
         if (created) { /* the stream's first video id, kept until the min/max columns are built */
             uint32_t media[2] = {tpm.off, tpm.len};
@@ -548,11 +570,6 @@ static void scan_block(Scan *r, const unsigned char *block, size_t size) {
         p = memchr(p, '\n', (size_t)(end - p));
         if (!p) break;
     }
-    size_t slots = 1024;
-    while (slots < 2 * (lines + 1)) slots *= 2;
-    r->streams.slots = calloc(slots, sizeof(Stream));
-    if (!r->streams.slots) { r->no_memory = 1; return; }
-    r->streams.mask = slots - 1;
     /* room for every line up front: the pushes then never grow a buffer */
     FixCol *fixed[] = {&r->ev_line, &r->ev_ts, &r->ev_location, &r->ev_buffering};
     for (size_t f = 0; f < sizeof fixed / sizeof *fixed; f++) {
@@ -600,7 +617,7 @@ static void video_id_columns(Scan *r, const unsigned char *block, StrCol *media,
         uint32_t m[2];
         memcpy(m, p, 8);
         p += 8;
-        Stream *st = &r->streams.slots[first - 1];
+        Stream *st = stream_at(&r->streams, first - 1);
         str_push(media, (const char *)block + m[0], m[1], 1);
         str_push(least, (const char *)block + st->min_off, st->min_len, 1);
         str_push(most, (const char *)block + st->max_off, st->max_len, 1);
