@@ -160,41 +160,57 @@ def _ahead(function: Callable, items: Iterator, workers: int = 2) -> Iterator:
             yield pending.popleft().result()
 
 
-def _polars_file(reader: LogReader, url: str, day: date, seq: int) -> Iterator[tuple[_Parsed, int]]:
-    """Every line of one file through the polars parser (no native scanner): (parsed, lines) per block."""
-    for block in reader.blocks(url):
-        block = block.with_columns(pl.int_range(seq, seq + block.height, dtype=pl.Int64).alias("seq"))
-        seq += block.height
-        yield _parse(block, day), block.height
+def _polars_day(
+    reader: LogReader, files: list[str], day: date, log: Callable[[str], None]
+) -> Iterator[_Parsed]:
+    """Every line of the day through the polars parser (no native scanner), block by block."""
+    seq = 0
+    for url in files:
+        for block in reader.blocks(url):
+            block = block.with_columns(pl.int_range(seq, seq + block.height, dtype=pl.Int64).alias("seq"))
+            seq += block.height
+            yield _parse(block, day)
+        log(f"agora {day}: {url} done, {seq} lines so far")
 
 
 #: Lines the scanner hands back are parsed by polars in batches of this many (a parse has a fixed cost).
 SLOW_BATCH_LINES = 100_000
 
 
-def _scanned_file(reader: LogReader, url: str, day: date, seq: int) -> Iterator[tuple[_Parsed, int]]:
-    """One file through the native scanner; the lines it leaves are parsed by polars in batches."""
-    first_line, batch = 1, []
+def _scanned_day(
+    reader: LogReader, files: list[str], day: date, log: Callable[[str], None]
+) -> Iterator[_Parsed]:
+    """Every file of the day through the native scanner, as one stream of blocks (two scanned ahead,
+    across file ends); the lines it hands back are parsed by polars in batches."""
+    seq, batch = 0, []
+    no_rejects = pl.DataFrame(schema=transforms.REJECT_SCHEMA)
 
     def flush() -> _Parsed:
         parsed = _parse(linescan.slow_lines_frame(batch), day)
         batch.clear()
         return parsed
 
-    for scanned in _ahead(linescan.scan, reader.chunks(url)):
+    def scan(item: tuple[str, bytes]) -> tuple[str, linescan.ScannedBlock]:
+        return item[0], linescan.scan(item[1])
+
+    chunks = ((url, chunk) for url in files for chunk in reader.chunks(url))
+    current, first_line = None, 1
+    for url, scanned in _ahead(scan, chunks):
+        if url != current:
+            if current is not None:
+                log(f"agora {day}: {current} done, {seq} lines so far")
+            current, first_line = url, 1
         block = scanned.placed(url, first_line, seq)
         batch.append(block.slow)
         reader.counters.lines += block.lines
         first_line += block.lines
         seq += block.lines
-        yield (
-            _Parsed(block.events, block.attributes, pl.DataFrame(schema=transforms.REJECT_SCHEMA)),
-            block.lines,
-        )
+        yield _Parsed(block.events, block.attributes, no_rejects)
         if sum(part.seq.len() for part in batch) >= SLOW_BATCH_LINES:
-            yield flush(), 0
+            yield flush()
     if batch:
-        yield flush(), 0
+        yield flush()
+    log(f"agora {day}: {current} done, {seq} lines so far")
 
 
 def analyse_day(
@@ -217,20 +233,15 @@ def analyse_day(
     if buckets > 1:
         linescan.limit_memory()
     store = _EventStore(buckets)
+    lines_before = reader.counters.lines
     rejects: list[pl.DataFrame] = []
     reasons: Counter = Counter()
-    seq, lines = 0, 0
     try:
-        for url in files:
-            read = _scanned_file if linescan.available() else _polars_file
-            for parsed, count in read(reader, url, day, seq):
-                seq += count
-                lines += count
-                store.add(parsed.events, parsed.attributes)
-                bad = parsed.rejects
-                reasons.update(dict(bad.group_by("reason").len().iter_rows()))
-                rejects.append(bad)
-            log(f"agora {day}: {url} done, {lines} lines so far")
+        read = _scanned_day if linescan.available() else _polars_day
+        for parsed in read(reader, files, day, log):
+            store.add(parsed.events, parsed.attributes)
+            reasons.update(dict(parsed.rejects.group_by("reason").len().iter_rows()))
+            rejects.append(parsed.rejects)
         # spilled buckets' sessions are copied out, so each bucket's text buffers are freed with it
         finish = compact if buckets > 1 else (lambda frame: frame)
         sessions = [
@@ -246,4 +257,4 @@ def analyse_day(
         # within each bucket, and buckets come in a fixed order, so the output is still deterministic)
         frame = pl.concat(sessions, rechunk=False).select(pl.lit(day).alias("date"), pl.all())
     reject_frame = pl.concat(rejects) if rejects else pl.DataFrame(schema=transforms.REJECT_SCHEMA)
-    return DayResult(frame, reject_frame, reasons, lines)
+    return DayResult(frame, reject_frame, reasons, reader.counters.lines - lines_before)
