@@ -210,7 +210,8 @@ def _scanned_day(
             yield flush()
     if batch:
         yield flush()
-    log(f"agora {day}: {current} done, {seq} lines so far")
+    if current is not None:
+        log(f"agora {day}: {current} done, {seq} lines so far")
 
 
 def analyse_day(
