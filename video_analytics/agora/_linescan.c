@@ -5,7 +5,8 @@
  *
  * It handles only the logger's usual lines and hands every other line back untouched ("slow" lines,
  * parsed by the polars code), so that both paths give the same answer by construction:
- *   - printable ASCII only (anything else: tabs, CR, UTF-8, NUL -> slow),
+ *   - ASCII without control bytes, so a space is the only whitespace (tabs, CR, NUL, UTF-8 -> slow),
+ *     and at most 4 KB,
  *   - the exact timestamp `YYYY-MM-DD HH:MM:SS,mmm`, a payload after "] ",
  *   - both ids present, numbers in their plain form, no reject of any kind.
  * Keys are tokenised as transforms._text_tokens does (regex ` (?:keys)=(?:"[^"]*"|\S*)`, left to right,
