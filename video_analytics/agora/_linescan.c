@@ -245,7 +245,7 @@ static size_t payload_marker(const unsigned char *s, size_t n) {
 #define PREFIX_MASK 0xFFFFFFFFFFFFULL /* 6 bytes */
 #define TABLE_BITS 7
 #define NAME_WORDS 3 /* names of up to 23 bytes, '=' included */
-typedef struct { uint64_t words[NAME_WORDS], masks[NAME_WORDS]; int key; } Name;
+typedef struct { uint64_t words[NAME_WORDS], masks[NAME_WORDS]; } Name;
 static Name NAMES[NKEYS];
 static struct { uint64_t prefix; int names[3]; } KEY_TABLE[1 << TABLE_BITS];
 
@@ -272,7 +272,6 @@ static void build_key_table(void) {
         memset(mask, 0xFF, KEY_LENGTHS[k] + 1);
         memcpy(NAMES[k].words, name, sizeof name);
         memcpy(NAMES[k].masks, mask, sizeof mask);
-        NAMES[k].key = k;
         uint64_t prefix = NAMES[k].words[0] & PREFIX_MASK;
         size_t i = table_slot(prefix);
         while (KEY_TABLE[i].names[0] >= 0 && KEY_TABLE[i].prefix != prefix) i = (i + 1) & ((1 << TABLE_BITS) - 1);
