@@ -76,7 +76,9 @@ def main() -> None:
     parser.add_argument("--dir", default="/tmp/agora_bench")
     parser.add_argument("--gzip", action="store_true", help="gzip the files (measures decompression too)")
     parser.add_argument("--keep", action="store_true", help="keep the generated logs")
-    parser.add_argument("--reuse", action="store_true", help="measure logs kept by an earlier --keep run")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure logs kept by an earlier --keep run (and keep them)"
+    )
     parser.add_argument(
         "--repeat", type=int, default=3, help="measurements (this shared machine's speed varies by ±20%%)"
     )
@@ -127,7 +129,7 @@ def main() -> None:
         )
         print(f"counters: {result.counters()}")
     finally:
-        if not args.keep:
+        if not (args.keep or args.reuse):  # reused logs belong to the run that kept them
             shutil.rmtree(folder, ignore_errors=True)
 
 
