@@ -357,24 +357,21 @@ static double decimal_value(const unsigned char *s, size_t n) {
     return s[0] == '-' ? -value : value;
 }
 
-/* ------------------------------------------------------------------ streams of the block */
+/* ------------------------------------------------------------------ dictionaries of the block */
 
-typedef struct {
-    uint64_t hash;
-    uint32_t key_off, key_len;                   /* in the key arena */
-    uint32_t min_off, min_len, max_off, max_len; /* least and greatest x_tpmid (in the block) */
-    uint32_t found;                              /* descriptive fields seen non-empty */
-} Stream;
+/* Distinct strings of the block (stream keys, event types), numbered in order of appearance and found
+ * through a small open-addressing index of (number + 1): the index stays in cache, and it grows as
+ * strings appear (no count of lines first). The strings lie back to back in `arena`, in number order:
+ * they are the Arrow data of the dictionary as they are. */
+typedef struct { uint64_t hash; uint32_t off, len; } Entry;
 
-/* The block's streams in order of appearance, found through a small open-addressing index of
- * (number + 1): the index stays in cache, and it grows as streams appear (no count of lines first). */
 typedef struct {
     uint32_t *index;
     size_t mask;
-    Buf streams; /* Stream[] */
+    Buf entries; /* Entry[] */
     size_t count;
-    Buf arena;   /* the keys' bytes */
-} Streams;
+    Buf arena;
+} Dict;
 
 static uint64_t hash_bytes(const unsigned char *s, size_t n) { /* 8 bytes at a time, then mixed */
     uint64_t h = 0x9E3779B97F4A7C15ULL ^ n, w;
@@ -395,53 +392,62 @@ static int bytes_less(const unsigned char *a, size_t an, const unsigned char *b,
     return c < 0 || (c == 0 && an < bn);
 }
 
-static inline Stream *stream_at(Streams *t, size_t number) { return (Stream *)t->streams.data + number; }
+static inline Entry *entry_at(Dict *d, size_t number) { return (Entry *)d->entries.data + number; }
 
-static int index_grow(Streams *t) {
-    size_t slots = t->index ? 2 * (t->mask + 1) : 4096;
+static int index_grow(Dict *d) {
+    size_t slots = d->index ? 2 * (d->mask + 1) : 64;
     uint32_t *index = calloc(slots, sizeof *index);
     if (!index) return 0;
-    for (size_t number = 0; number < t->count; number++) {
-        size_t i = (size_t)stream_at(t, number)->hash & (slots - 1);
+    for (size_t number = 0; number < d->count; number++) {
+        size_t i = (size_t)entry_at(d, number)->hash & (slots - 1);
         while (index[i]) i = (i + 1) & (slots - 1);
         index[i] = (uint32_t)number + 1;
     }
-    free(t->index);
-    t->index = index;
-    t->mask = slots - 1;
+    free(d->index);
+    d->index = index;
+    d->mask = slots - 1;
     return 1;
 }
 
-/* the number of key's stream, created if new (*created set); -1 when out of memory */
-static long stream_of(Streams *t, const unsigned char *key, size_t n, int *created) {
-    if ((t->count + 1) * 2 > t->mask + 1 && !index_grow(t)) return -1;
-    uint64_t h = hash_bytes(key, n);
-    size_t i = (size_t)h & t->mask;
-    for (;; i = (i + 1) & t->mask) {
-        uint32_t slot = t->index[i];
+/* the number of string s, added if new (*created set); -1 when out of memory */
+static long dict_number(Dict *d, const unsigned char *s, size_t n, int *created) {
+    if ((d->count + 1) * 2 > d->mask + 1 && !index_grow(d)) return -1;
+    uint64_t h = hash_bytes(s, n);
+    size_t i = (size_t)h & d->mask;
+    for (;; i = (i + 1) & d->mask) {
+        uint32_t slot = d->index[i];
         if (!slot) break;
-        Stream *st = stream_at(t, slot - 1);
-        if (st->hash == h && st->key_len == n && memcmp(t->arena.data + st->key_off, key, n) == 0) {
+        Entry *e = entry_at(d, slot - 1);
+        if (e->hash == h && e->len == n && memcmp(d->arena.data + e->off, s, n) == 0) {
             *created = 0;
             return (long)slot - 1;
         }
     }
-    Stream fresh = {.hash = h, .key_off = (uint32_t)t->arena.len, .key_len = (uint32_t)n};
-    buf_put(&t->arena, key, n);
-    buf_put(&t->streams, &fresh, sizeof fresh);
-    if (t->arena.failed || t->streams.failed) return -1;
-    t->index[i] = (uint32_t)++t->count;
+    Entry fresh = {.hash = h, .off = (uint32_t)d->arena.len, .len = (uint32_t)n};
+    buf_put(&d->arena, s, n);
+    buf_put(&d->entries, &fresh, sizeof fresh);
+    if (d->arena.failed || d->entries.failed) return -1;
+    d->index[i] = (uint32_t)++d->count;
     *created = 1;
-    return (long)t->count - 1;
+    return (long)d->count - 1;
 }
+
+static void dict_free(Dict *d) { free(d->index); free_buf(&d->entries); free_buf(&d->arena); }
+static int dict_failed(Dict *d) { return d->entries.failed || d->arena.failed; }
+
+/* what the block keeps per stream, by stream number */
+typedef struct {
+    uint32_t min_off, min_len, max_off, max_len; /* least and greatest x_tpmid (in the block) */
+    uint32_t found;                              /* descriptive fields seen non-empty */
+} Stream;
 
 /* ------------------------------------------------------------------ the scan */
 
 typedef struct {
     /* events of fast lines */
-    FixCol ev_line, ev_ts, ev_location, ev_buffering;
-    StrCol ev_key, ev_type;
-    Buf ev_after_seek, ev_auto; /* bitmaps */
+    FixCol ev_line, ev_ts, ev_location, ev_buffering, ev_type; /* ev_type: int32 number in `types` */
+    Buf ev_stream;                  /* uint32 number in `streams` */
+    Buf ev_after_seek, ev_auto;     /* bitmaps */
     size_t events;
     /* attribute rows */
     FixCol at_line;
@@ -451,17 +457,18 @@ typedef struct {
     FixCol slow_line;
     Buf slow_text;
     size_t lines;
-    Streams streams;
+    Dict streams, types; /* the block's stream keys and event types */
+    Buf stream_info;     /* Stream[], by stream number */
     int no_memory;
 } Scan;
 
 static void scan_free(Scan *r) {
     free_fix(&r->ev_line); free_fix(&r->ev_ts); free_fix(&r->ev_location); free_fix(&r->ev_buffering);
-    free_str(&r->ev_key); free_str(&r->ev_type); free_buf(&r->ev_after_seek); free_buf(&r->ev_auto);
+    free_fix(&r->ev_type); free_buf(&r->ev_stream); free_buf(&r->ev_after_seek); free_buf(&r->ev_auto);
     free_fix(&r->at_line); free_str(&r->at_key); free_str(&r->at_tracking);
     for (int d = 0; d < NDESC; d++) free_str(&r->at_desc[d]);
     free_buf(&r->at_first_stream); free_fix(&r->slow_line); free_buf(&r->slow_text);
-    free(r->streams.index); free_buf(&r->streams.streams); free_buf(&r->streams.arena);
+    dict_free(&r->streams); dict_free(&r->types); free_buf(&r->stream_info);
 }
 
 static int is_true(const unsigned char *block, Span sp) {
@@ -515,10 +522,16 @@ static int scan_line(Scan *r, const unsigned char *block, size_t start, const Ma
         key = keybuf;
         key_len = trk.len + 1 + tpm.len;
     }
-    int created;
-    long number = stream_of(&r->streams, key, key_len, &created);
-    if (number < 0) { r->no_memory = 1; return 0; }
-    Stream *st = stream_at(&r->streams, (size_t)number);
+    int created = 0, new_type;
+    long number = dict_number(&r->streams, key, key_len, &created);
+    Span et = sp[K_EVENT_TYPE];
+    int32_t type = et.present ? (int32_t)dict_number(&r->types, block + et.off, et.len, &new_type) : 0;
+    if (created) {
+        Stream fresh = {0};
+        buf_put(&r->stream_info, &fresh, sizeof fresh);
+    }
+    if (number < 0 || type < 0 || r->stream_info.failed) { r->no_memory = 1; return 0; }
+    Stream *st = (Stream *)r->stream_info.data + number;
 
     size_t e = r->events++;
     uint32_t line = index;
@@ -526,9 +539,9 @@ static int scan_line(Scan *r, const unsigned char *block, size_t start, const Ma
     fix_push(&r->ev_ts, &ts, 8, 1);
     fix_push(&r->ev_location, &location, 8, lo.present);
     fix_push(&r->ev_buffering, &buffering, 8, bf.present);
-    str_push(&r->ev_key, (const char *)key, key_len, 1);
-    Span et = sp[K_EVENT_TYPE];
-    str_push(&r->ev_type, (const char *)block + et.off, et.len, et.present);
+    uint32_t stream = (uint32_t)number;
+    buf_put(&r->ev_stream, &stream, 4);
+    fix_push(&r->ev_type, &type, 4, et.present);
     bit_set(&r->ev_after_seek, e, is_true(block, sp[K_AFTER_SEEK]));
     bit_set(&r->ev_auto, e, is_true(block, sp[K_AUTO]));
 
@@ -571,17 +584,12 @@ static void scan_block(Scan *r, const unsigned char *block, size_t size) {
         if (!p) break;
     }
     /* room for every line up front: the pushes then never grow a buffer */
-    FixCol *fixed[] = {&r->ev_line, &r->ev_ts, &r->ev_location, &r->ev_buffering};
+    FixCol *fixed[] = {&r->ev_line, &r->ev_ts, &r->ev_location, &r->ev_buffering, &r->ev_type};
     for (size_t f = 0; f < sizeof fixed / sizeof *fixed; f++) {
         buf_reserve(&fixed[f]->values, 8 * (lines + 1));
         buf_reserve(&fixed[f]->valid, lines / 8 + 1);
     }
-    StrCol *strings[] = {&r->ev_key, &r->ev_type};
-    for (size_t c = 0; c < sizeof strings / sizeof *strings; c++) {
-        buf_reserve(&strings[c]->offsets, 4 * (lines + 2));
-        buf_reserve(&strings[c]->valid, lines / 8 + 1);
-        buf_reserve(&strings[c]->data, 48 * (lines + 1));
-    }
+    buf_reserve(&r->ev_stream, 4 * (lines + 1));
     buf_reserve(&r->ev_after_seek, lines / 8 + 1);
     buf_reserve(&r->ev_auto, lines / 8 + 1);
 
@@ -617,7 +625,7 @@ static void video_id_columns(Scan *r, const unsigned char *block, StrCol *media,
         uint32_t m[2];
         memcpy(m, p, 8);
         p += 8;
-        Stream *st = stream_at(&r->streams, first - 1);
+        Stream *st = (Stream *)r->stream_info.data + (first - 1);
         str_push(media, (const char *)block + m[0], m[1], 1);
         str_push(least, (const char *)block + st->min_off, st->min_len, 1);
         str_push(most, (const char *)block + st->max_off, st->max_len, 1);
@@ -634,6 +642,16 @@ static PyObject *str_tuple(StrCol *c) {
     return Py_BuildValue("(NNN)", bytes_of(&c->valid), bytes_of(&c->offsets), bytes_of(&c->data));
 }
 
+/* a dictionary's strings as Arrow utf8 (offsets, data), without nulls */
+static PyObject *dict_tuple(Dict *d) {
+    PyObject *offsets = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(4 * (d->count + 1)));
+    if (!offsets) return NULL;
+    int32_t *at = (int32_t *)PyBytes_AS_STRING(offsets);
+    at[0] = 0;
+    for (size_t i = 0; i < d->count; i++) at[i + 1] = (int32_t)(entry_at(d, i)->off + entry_at(d, i)->len);
+    return Py_BuildValue("(NN)", offsets, bytes_of(&d->arena));
+}
+
 static PyObject *fix_tuple(FixCol *c) {
     return Py_BuildValue("(NN)", bytes_of(&c->valid), bytes_of(&c->values));
 }
@@ -642,7 +660,8 @@ static int scan_failed(Scan *r) {
     int failed = r->no_memory || r->slow_text.failed || r->ev_after_seek.failed || r->ev_auto.failed ||
                  r->at_first_stream.failed || fix_failed(&r->ev_line) || fix_failed(&r->ev_ts) ||
                  fix_failed(&r->ev_location) || fix_failed(&r->ev_buffering) || fix_failed(&r->at_line) ||
-                 fix_failed(&r->slow_line) || str_failed(&r->ev_key) || str_failed(&r->ev_type) ||
+                 fix_failed(&r->slow_line) || fix_failed(&r->ev_type) || r->ev_stream.failed ||
+                 dict_failed(&r->streams) || dict_failed(&r->types) || r->stream_info.failed ||
                  str_failed(&r->at_key) || str_failed(&r->at_tracking);
     for (int d = 0; d < NDESC; d++) failed |= str_failed(&r->at_desc[d]);
     return failed;
@@ -676,13 +695,14 @@ static PyObject *scan(PyObject *Py_UNUSED(self), PyObject *arg) {
     }
     if (!desc) goto done;
     result = Py_BuildValue(
-        "{s:n,s:n,s:{s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N},s:{s:N,s:N,s:N,s:N,s:N,s:N,s:N},s:N,s:N}",
+        "{s:n,s:n,s:{s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N},s:N,s:N,s:{s:N,s:N,s:N,s:N,s:N,s:N,s:N},s:N,s:N}",
         "lines", (Py_ssize_t)r.lines, "events", (Py_ssize_t)r.events,
         "event_columns",
         "line", fix_tuple(&r.ev_line), "ts", fix_tuple(&r.ev_ts), "location", fix_tuple(&r.ev_location),
-        "buffering_ms", fix_tuple(&r.ev_buffering), "key", str_tuple(&r.ev_key),
-        "event_type", str_tuple(&r.ev_type), "after_seek", bytes_of(&r.ev_after_seek),
+        "buffering_ms", fix_tuple(&r.ev_buffering), "stream", bytes_of(&r.ev_stream),
+        "event_type", fix_tuple(&r.ev_type), "after_seek", bytes_of(&r.ev_after_seek),
         "auto", bytes_of(&r.ev_auto),
+        "keys", dict_tuple(&r.streams), "event_types", dict_tuple(&r.types),
         "attribute_columns",
         "line", fix_tuple(&r.at_line), "key", str_tuple(&r.at_key), "tracking_id", str_tuple(&r.at_tracking),
         "media_id", str_tuple(&media), "_tpmid_min", str_tuple(&least), "_tpmid_max", str_tuple(&most),

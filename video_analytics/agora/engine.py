@@ -63,44 +63,69 @@ class DayResult:
 
 
 class _EventStore:
-    """Events and attribute rows of a day: in memory, or spilled to Parquet by key-hash bucket."""
+    """Events, stream keys and attribute rows of a day: in memory, or spilled to Parquet by key-hash
+    bucket. Each bucket's events number their streams (`stream`) into its keys, concatenated in the
+    order they were added (a key repeats when streams span blocks)."""
 
-    TABLES = ("events", "attributes")
+    TABLES = ("events", "keys", "attributes")
 
     def __init__(self, buckets: int):
         self.buckets = buckets
         self.frames: dict[str, list[pl.DataFrame]] = {t: [] for t in self.TABLES}
+        self.key_counts = [0] * buckets
         self.folder = Path(tempfile.mkdtemp(prefix="agora-events-")) if buckets > 1 else None
         self.blocks = 0
 
-    def add(self, events: pl.DataFrame, attributes: pl.DataFrame) -> None:
+    def add(self, events: pl.DataFrame, keys: pl.Series, attributes: pl.DataFrame) -> None:
+        """A block's events, numbering their streams into `keys`, and attribute rows."""
         self.blocks += 1
-        for table, frame in zip(self.TABLES, (events, attributes), strict=True):
+        if self.folder is None:
+            self._add_part(0, events, keys.to_frame("key"), attributes)
+            return
+        bucket = (pl.col("key").hash(seed=0) % self.buckets).cast(pl.UInt32).alias("_bucket")
+        streams = keys.to_frame("key").with_columns(bucket)
+        # a stream's row among the block's keys of its bucket
+        rows = streams.select(pl.int_range(pl.len(), dtype=pl.UInt32).over("_bucket"))
+        events = events.with_columns(
+            streams["_bucket"].gather(events["stream"]),
+            rows.to_series().gather(events["stream"]).alias("stream"),
+        )
+        parts = [
+            frame.partition_by("_bucket", as_dict=True, include_key=False)
+            for frame in (events, streams, attributes.with_columns(bucket))
+        ]
+        for (number,), keys_part in parts[1].items():
+            self._add_part(number, parts[0][(number,)], keys_part, parts[2][(number,)])
+
+    def _add_part(
+        self, bucket: int, events: pl.DataFrame, keys: pl.DataFrame, attributes: pl.DataFrame
+    ) -> None:
+        events = events.with_columns(pl.col("stream") + self.key_counts[bucket])
+        self.key_counts[bucket] += keys.height
+        for table, frame in zip(self.TABLES, (events, keys, attributes), strict=True):
             if self.folder is None:
                 self.frames[table].append(frame)
                 continue
-            bucket = (pl.col("key").hash(seed=0) % self.buckets).alias("_bucket")
-            for (number,), part in frame.with_columns(bucket).partition_by("_bucket", as_dict=True).items():
-                target = self.folder / table / f"bucket={number}"
-                target.mkdir(parents=True, exist_ok=True)
-                # lz4: temporary files, written once and read once (zstd's CPU measured 1.5x lz4's)
-                # numbered so that the glob reads them back in delivery order
-                name = f"part-{self.blocks:06d}.parquet"
-                part.drop("_bucket").write_parquet(target / name, compression="lz4")
+            target = self.folder / table / f"bucket={bucket}"
+            target.mkdir(parents=True, exist_ok=True)
+            # lz4: temporary files, written once and read once (zstd's CPU measured 1.5x lz4's);
+            # numbered so that they are read back in the order they were added
+            frame.write_parquet(target / f"part-{self.blocks:06d}.parquet", compression="lz4")
 
-    def groups(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
-        """(events, attributes) of disjoint sets of whole streams."""
+    def groups(self) -> Iterator[tuple[pl.DataFrame, pl.Series, pl.DataFrame]]:
+        """(events, keys, attribute rows) of disjoint sets of whole streams."""
         if self.folder is None:
             if self.frames["events"]:
                 # one chunk per column: the walk's sort and gathers are faster on contiguous columns
-                yield pl.concat(self.frames["events"], rechunk=True), pl.concat(self.frames["attributes"])
+                events, keys, attributes = (pl.concat(self.frames[t], rechunk=True) for t in self.TABLES)
+                yield events, keys["key"], attributes
             return
         for target in sorted((self.folder / "events").glob("bucket=*")):
-            attributes = self.folder / "attributes" / target.name
-            yield (
-                pl.read_parquet(target / "*.parquet"),
-                pl.read_parquet(attributes / "*.parquet"),
+            events, keys, attributes = (
+                pl.read_parquet(sorted((self.folder / table / target.name).glob("*.parquet")))
+                for table in self.TABLES
             )
+            yield events, keys["key"], attributes
 
     def close(self) -> None:
         if self.folder is not None:
@@ -125,9 +150,11 @@ def bucket_count(stored_bytes: int, files: list[str], bucket_bytes: int, in_memo
 
 @dataclass
 class _Parsed:
-    """What the engine keeps of parsed lines: typed events, attribute rows, rejects."""
+    """What the engine keeps of parsed lines: typed events (`stream`: a row of `keys`), attribute rows,
+    rejects."""
 
     events: pl.DataFrame
+    keys: pl.Series
     attributes: pl.DataFrame
     rejects: pl.DataFrame
 
@@ -144,7 +171,8 @@ def _parse(lines: pl.DataFrame, day: date) -> _Parsed:
         ]
     )
     # the text columns kept are views into the whole block's lines: copied out to free them
-    return _Parsed(events, compact(attributes), compact(rejects))
+    events, keys = transforms.local_streams(events)
+    return _Parsed(events, compact(keys.to_frame())["key"], compact(attributes), compact(rejects))
 
 
 def _ahead(function: Callable, items: Iterator, workers: int = 2) -> Iterator:
@@ -205,7 +233,7 @@ def _scanned_day(
         reader.counters.lines += block.lines
         first_line += block.lines
         seq += block.lines
-        yield _Parsed(block.events, block.attributes, no_rejects)
+        yield _Parsed(block.events, block.keys, block.attributes, no_rejects)
         if sum(part.seq.len() for part in batch) >= SLOW_BATCH_LINES:
             yield flush()
     if batch:
@@ -240,15 +268,16 @@ def analyse_day(
     try:
         read = _scanned_day if linescan.available() else _polars_day
         for parsed in read(reader, files, day, log):
-            store.add(parsed.events, parsed.attributes)
+            store.add(parsed.events, parsed.keys, parsed.attributes)
             reasons.update(dict(parsed.rejects.group_by("reason").len().iter_rows()))
             rejects.append(parsed.rejects)
         # spilled buckets' sessions are copied out, so each bucket's text buffers are freed with it
         finish = compact if buckets > 1 else (lambda frame: frame)
-        sessions = [
-            finish(transforms.session_stats(events, transforms.stream_attributes(attributes)))
-            for events, attributes in store.groups()
-        ]
+        sessions = []
+        for events, keys, rows in store.groups():
+            attributes = transforms.stream_attributes(rows)
+            streams = transforms.number_streams(events, keys, attributes)
+            sessions.append(finish(transforms.session_stats(streams, attributes)))
     finally:
         store.close()
     if not sessions:

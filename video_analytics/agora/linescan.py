@@ -61,7 +61,8 @@ class ScannedBlock:
     """One block, numbered from its first line (`seq` 0); `placed` numbers it within the day."""
 
     lines: int
-    events: pl.DataFrame  # `transforms.events_frame` rows of the scanned lines
+    events: pl.DataFrame  # `transforms.events_frame` rows of the scanned lines, `stream` a row of `keys`
+    keys: pl.Series  # the block's stream keys
     attributes: pl.DataFrame  # attribute rows (`transforms.ATTRIBUTE_ROW_COLUMNS`)
     slow: SlowLines  # the lines left to the polars parser
 
@@ -69,13 +70,18 @@ class ScannedBlock:
         """Sequence numbers from `seq`, handed-back lines of file `url` numbered from `first_line`."""
         shift = pl.col("seq") + seq
         slow = SlowLines(url, first_line - seq, self.slow.seq + seq, self.slow.text)
-        return ScannedBlock(
-            self.lines, self.events.with_columns(shift), self.attributes.with_columns(shift), slow
-        )
+        events, attributes = self.events.with_columns(shift), self.attributes.with_columns(shift)
+        return ScannedBlock(self.lines, events, self.keys, attributes, slow)
 
 
 def _strings(buffers: tuple[bytes, bytes, bytes], rows: int) -> pa.Array:
     return pa.Array.from_buffers(pa.string(), rows, [pa.py_buffer(b) for b in buffers])
+
+
+def _distinct(buffers: tuple[bytes, bytes]) -> pa.Array:
+    """The distinct strings of the block, by number (stream keys, event types)."""
+    rows = len(buffers[0]) // 4 - 1  # offsets: one more than strings
+    return pa.Array.from_buffers(pa.string(), rows, [None, *map(pa.py_buffer, buffers)])
 
 
 def _fixed(buffers: tuple[bytes, bytes], kind: pa.DataType, rows: int) -> pa.Array:
@@ -88,12 +94,16 @@ def _flags(bits: bytes, rows: int) -> pa.Array:
 
 def _events(raw: dict) -> pl.DataFrame:
     rows, columns = raw["events"], raw["event_columns"]
+    # event types as a dictionary: a Categorical without hashing every event's text
+    types = pa.DictionaryArray.from_arrays(
+        _fixed(columns["event_type"], pa.int32(), rows), _distinct(raw["event_types"])
+    )
     table = pa.table(
         {
-            "key": _strings(columns["key"], rows),
+            "stream": pa.Array.from_buffers(pa.uint32(), rows, [None, pa.py_buffer(columns["stream"])]),
             "seq": _fixed(columns["line"], pa.uint32(), rows),
             "ts": _fixed(columns["ts"], pa.timestamp("ms"), rows),
-            "event_type": _strings(columns["event_type"], rows),
+            "event_type": types,
             "location": _fixed(columns["location"], pa.float64(), rows),
             "buffering_ms": _fixed(columns["buffering_ms"], pa.int64(), rows),
             "after_seek": _flags(columns["after_seek"], rows),
@@ -101,10 +111,10 @@ def _events(raw: dict) -> pl.DataFrame:
         }
     )
     return pl.from_arrow(table).select(
-        "key",
+        "stream",
         pl.col("seq").cast(pl.Int64),
         "ts",
-        pl.col("event_type").cast(pl.Categorical),
+        "event_type",
         pl.lit(False).alias("bad"),
         "location",
         "buffering_ms",
@@ -139,4 +149,5 @@ def scan(chunk: bytes | memoryview) -> ScannedBlock:
     """One block of whole lines (as `client.LogReader.chunks` yields them). Thread-safe, and mostly
     outside the GIL: blocks are scanned in parallel threads."""
     raw = _linescan.scan(chunk)
-    return ScannedBlock(raw["lines"], _events(raw), _attributes(raw), _slow(raw))
+    keys = pl.Series("key", _distinct(raw["keys"]))
+    return ScannedBlock(raw["lines"], _events(raw), keys, _attributes(raw), _slow(raw))

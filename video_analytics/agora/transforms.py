@@ -390,13 +390,17 @@ def reduce_attribute_rows(rows: FrameT) -> FrameT:
 
 
 def stream_attributes(rows: pl.DataFrame) -> pl.DataFrame:
-    """All attribute rows of whole streams -> `session_stats`'s attributes, one row per stream."""
-    return reduce_attribute_rows(rows).select(
-        "key",
-        "tracking_id",
-        *[pl.col(c).str.to_lowercase() if c == "session_id" else c for c in (*DESCRIPTIVE, *QOE_EXTRA)],
-        "media_id",
-        (pl.col("_tpmid_min") != pl.col("_tpmid_max")).fill_null(False).alias("media_id_mismatch"),
+    """All attribute rows of whole streams -> `session_stats`'s attributes, one row per stream, by key."""
+    return (
+        reduce_attribute_rows(rows)
+        .sort("key")
+        .select(
+            "key",
+            "tracking_id",
+            *[pl.col(c).str.to_lowercase() if c == "session_id" else c for c in (*DESCRIPTIVE, *QOE_EXTRA)],
+            "media_id",
+            (pl.col("_tpmid_min") != pl.col("_tpmid_max")).fill_null(False).alias("media_id_mismatch"),
+        )
     )
 
 
@@ -492,26 +496,35 @@ def _tally(counts: dict[str, pl.Expr], bits: int) -> tuple[list[pl.Expr], list[p
     return rows, sums, fields
 
 
-def _stream_ids(keys: pl.Series, reference: pl.Series) -> pl.Series | None:
-    """Each key's row in `reference` (distinct keys, a null one included); None if a key is not there
-    or `reference` repeats one. A join, not a Categorical cast: Categorical keys would stay in polars'
-    process-wide string pool (measured: 131 MB per million streams, never freed)."""
-    table = reference.cast(pl.String).to_frame("key").with_row_index("_id")
-    if table["key"].is_duplicated().any():
-        return None
-    found = (
-        keys.cast(pl.String)
-        .to_frame("key")
-        .join(table, on="key", how="left", nulls_equal=True, maintain_order="left")["_id"]
-    )
-    return None if found.null_count() else found
+def local_streams(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
+    """`events_frame` rows with `stream`, the row of their key in the returned keys, in place of the key
+    (as the native scanner gives them)."""
+    keys = events["key"].unique(maintain_order=True)
+    return events.select(_rows_of(events["key"], keys).alias("stream"), pl.exclude("key")), keys
 
 
-def _walk_order(events: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
-    """The events as `_id`, `ts`, `_pos` (row in `events`), `_code`, `location`, sorted by stream, time,
-    then delivery. Stream and time usually fit one u64 (and often the delivery rank too), whose sort is
-    much cheaper than a multi-column one."""
-    ts = events["ts"].to_physical()
+def number_streams(events: pl.DataFrame, keys: pl.Series, attributes: pl.DataFrame) -> pl.DataFrame:
+    """Events whose `stream` is a row of `keys` (keys may repeat: blocks numbered their own streams) ->
+    `stream` as the row of `attributes` (`stream_attributes` of the same streams)."""
+    rows = _rows_of(keys, attributes["key"])
+    return events.with_columns(rows.gather(events["stream"]).alias("stream"))
+
+
+def _rows_of(keys: pl.Series, reference: pl.Series) -> pl.Series:
+    """Each key's row in `reference` (distinct keys). A join, not a Categorical cast: Categorical keys
+    would stay in polars' process-wide string pool (measured: 131 MB per million streams, never freed)."""
+    table = reference.to_frame("key").with_row_index("_row")
+    rows = keys.to_frame("key").join(table, on="key", how="left", nulls_equal=True, maintain_order="left")
+    if rows["_row"].null_count():
+        raise ValueError(f"{rows['_row'].null_count()} stream key(s) missing from the reference keys")
+    return rows["_row"]
+
+
+def _walk_order(events: pl.DataFrame) -> pl.DataFrame:
+    """The events as `_id` (their stream), `ts`, `_pos` (row in `events`), `_code`, `location`, sorted by
+    stream, time, then delivery. Stream and time usually fit one u64 (and often the delivery rank too),
+    whose sort is much cheaper than a multi-column one."""
+    ids, ts = events["stream"], events["ts"].to_physical()
     low, high, n = ts.min(), ts.max(), events.height
     ts_bits = int(high - low).bit_length() if ts.null_count() == 0 else 64
     key_bits, row_bits = int(ids.max()).bit_length() + ts_bits, n.bit_length()
@@ -704,20 +717,13 @@ def _spread(frame: pl.DataFrame, size: int) -> pl.DataFrame:
 
 def session_stats(events: pl.DataFrame, attributes: pl.DataFrame) -> pl.DataFrame:
     """One row per stream with the original's output columns (same names and meaning, defects fixed)
-    and the QoE metrics of QOE.md. `events`: `events_frame` rows of whole streams, any order;
-    `attributes`: their `stream_attributes`."""
+    and the QoE metrics of QOE.md, in the order of `attributes` (their `stream_attributes`: by key).
+    `events`: `events_frame` rows of whole streams, any order, `stream` their row of `attributes`
+    (`number_streams`)."""
     if events.height == 0:
         return empty_sessions()
-    # streams are numbered by the rank of their key: every per-stream result comes out in output order
-    # and lines up with the key-sorted attributes (a join only if some stream has no attributes row)
-    attributes = attributes.sort("key")
-    keys = attributes["key"]
-    ids = _stream_ids(events["key"], keys) if keys.null_count() == 0 else None
-    aligned = ids is not None
-    if not aligned:
-        keys = events["key"].cast(pl.String).unique().sort()
-        ids = _stream_ids(events["key"], keys)
-    walk = _walk_order(events, ids)
+    # every per-stream result comes out in stream order, lined up with the attributes
+    walk = _walk_order(events)
     bits = events.height.bit_length()
     lazy = walk.lazy()
     parts = [
@@ -731,18 +737,11 @@ def session_stats(events: pl.DataFrame, attributes: pl.DataFrame) -> pl.DataFram
     for (_, stages), frame in zip(parts, frames, strict=True):
         for stage in stages:
             frame = frame.with_columns(stage)
-        spread.append(_spread(frame, keys.len()))
-    stats = pl.concat(spread, how="horizontal")
-    if aligned:
-        stats = pl.concat([stats, attributes], how="horizontal")
-    else:
-        stats = stats.with_columns(keys.alias("key")).join(
-            attributes, on="key", how="left", maintain_order="left"
-        )
-    if frames[0].height < keys.len():  # attributes of streams without events
-        stats = stats.filter(
-            pl.Series([False]).extend_constant(False, keys.len() - 1).scatter(frames[0]["_id"], True)
-        )
+        spread.append(_spread(frame, attributes.height))
+    stats = pl.concat([*spread, attributes], how="horizontal")
+    if frames[0].height < attributes.height:  # attributes of streams without events
+        present = pl.Series([False]).extend_constant(False, attributes.height - 1)
+        stats = stats.filter(present.scatter(frames[0]["_id"], True))
     ts, position = pl.lit(walk["ts"]), pl.lit(walk["_pos"])
 
     def at(row: str) -> pl.Expr:
@@ -867,7 +866,8 @@ _PARSED_SCHEMA = {"line_number": pl.Int64, "seq": pl.Int64, "ts": pl.Datetime("m
 def parsed_sessions(parsed: pl.DataFrame) -> pl.DataFrame:
     """`session_stats` of one parsed frame holding whole streams (tests, small inputs)."""
     attributes = stream_attributes(attributes_frame(parsed.lazy()).collect())
-    return session_stats(events_frame(parsed.lazy()).collect(), attributes)
+    events, keys = local_streams(events_frame(parsed.lazy()).collect())
+    return session_stats(number_streams(events, keys, attributes), attributes)
 
 
 def empty_sessions() -> pl.DataFrame:
