@@ -162,14 +162,15 @@ class _Parsed:
 def _parse(lines: pl.DataFrame, day: date) -> _Parsed:
     """Lines (`file`, `line_number`, `line`, `seq`) through the polars parser."""
     parsed = transforms.parse_lines(lines.lazy(), describe=False).collect()
-    keyed = transforms.keyed_frame(parsed).lazy()
-    events, attributes, rejects = pl.collect_all(
-        [
-            transforms.events_frame(keyed),
-            transforms.attributes_frame(keyed),
-            transforms.rejects_frame(parsed.lazy(), pl.lit(day)),
-        ]
-    )
+    keyed = transforms.keyed_frame(parsed)
+    queries = [
+        transforms.events_frame(keyed.lazy()),
+        transforms.attributes_frame(keyed.lazy()),
+        transforms.rejects_frame(parsed.lazy(), pl.lit(day)),
+    ]
+    if keyed.height == 0:  # only rejects, as the lines the scanner hands back usually are
+        queries[:2] = [pl.LazyFrame(schema=query.collect_schema()) for query in queries[:2]]
+    events, attributes, rejects = pl.collect_all(queries)
     # the text columns kept are views into the whole block's lines: copied out to free them
     events, keys = transforms.local_streams(events)
     return _Parsed(events, compact(keys.to_frame())["key"], compact(attributes), compact(rejects))
@@ -283,8 +284,8 @@ def analyse_day(
     if not sessions:
         frame = empty_sessions()
     else:
-        # no global sort or rechunk: each would copy the whole day once more (rows are sorted by key
-        # within each bucket, and buckets come in a fixed order, so the output is still deterministic)
+        # no global sort or rechunk: each would copy the whole day once more (rows come in the order of
+        # their first line within each bucket, and buckets in a fixed order: the output is deterministic)
         frame = pl.concat(sessions, rechunk=False).select(pl.lit(day).alias("date"), pl.all())
     reject_frame = pl.concat(rejects) if rejects else pl.DataFrame(schema=transforms.REJECT_SCHEMA)
     return DayResult(frame, reject_frame, reasons, reader.counters.lines - lines_before)

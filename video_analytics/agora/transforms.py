@@ -390,17 +390,14 @@ def reduce_attribute_rows(rows: FrameT) -> FrameT:
 
 
 def stream_attributes(rows: pl.DataFrame) -> pl.DataFrame:
-    """All attribute rows of whole streams -> `session_stats`'s attributes, one row per stream, by key."""
-    return (
-        reduce_attribute_rows(rows)
-        .sort("key")
-        .select(
-            "key",
-            "tracking_id",
-            *[pl.col(c).str.to_lowercase() if c == "session_id" else c for c in (*DESCRIPTIVE, *QOE_EXTRA)],
-            "media_id",
-            (pl.col("_tpmid_min") != pl.col("_tpmid_max")).fill_null(False).alias("media_id_mismatch"),
-        )
+    """All attribute rows of whole streams -> `session_stats`'s attributes, one row per stream, in the
+    order of their first line (deterministic, and no sort of the keys)."""
+    return reduce_attribute_rows(rows).select(
+        "key",
+        "tracking_id",
+        *[pl.col(c).str.to_lowercase() if c == "session_id" else c for c in (*DESCRIPTIVE, *QOE_EXTRA)],
+        "media_id",
+        (pl.col("_tpmid_min") != pl.col("_tpmid_max")).fill_null(False).alias("media_id_mismatch"),
     )
 
 
@@ -717,7 +714,7 @@ def _spread(frame: pl.DataFrame, size: int) -> pl.DataFrame:
 
 def session_stats(events: pl.DataFrame, attributes: pl.DataFrame) -> pl.DataFrame:
     """One row per stream with the original's output columns (same names and meaning, defects fixed)
-    and the QoE metrics of QOE.md, in the order of `attributes` (their `stream_attributes`: by key).
+    and the QoE metrics of QOE.md, in the order of `attributes` (their `stream_attributes`).
     `events`: `events_frame` rows of whole streams, any order, `stream` their row of `attributes`
     (`number_streams`)."""
     if events.height == 0:
