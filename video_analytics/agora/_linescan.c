@@ -635,7 +635,53 @@ static void video_id_columns(Scan *r, const unsigned char *block, StrCol *media,
 /* ------------------------------------------------------------------ back to Python */
 #ifndef LINESCAN_CORE_ONLY
 
-static PyObject *bytes_of(Buf *b) { return PyBytes_FromStringAndSize(b->data ? b->data : "", (Py_ssize_t)b->len); }
+/* A scanned column's memory, handed to Python as it is (no copy: about 70 MB per million lines) and
+ * freed with the last reference to it; read through the buffer protocol (pyarrow.py_buffer). */
+typedef struct {
+    PyObject_HEAD
+    char *data;
+    Py_ssize_t len;
+} Owned;
+
+static void owned_dealloc(Owned *o) {
+    free(o->data);
+    Py_TYPE(o)->tp_free((PyObject *)o);
+}
+
+static int owned_getbuffer(Owned *o, Py_buffer *view, int flags) {
+    return PyBuffer_FillInfo(view, (PyObject *)o, o->data ? o->data : "", o->len, 1, flags);
+}
+
+static Py_ssize_t owned_length(Owned *o) { return o->len; }
+
+static PyBufferProcs OWNED_BUFFER = {(getbufferproc)owned_getbuffer, NULL};
+static PySequenceMethods OWNED_SEQUENCE = {.sq_length = (lenfunc)owned_length};
+
+static PyTypeObject OWNED_TYPE = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "_linescan.Column",
+    .tp_doc = "The bytes of a scanned column (buffer protocol).",
+    .tp_basicsize = sizeof(Owned),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = (destructor)owned_dealloc,
+    .tp_as_buffer = &OWNED_BUFFER,
+    .tp_as_sequence = &OWNED_SEQUENCE,
+};
+
+/* b's bytes as a Python object that owns them (b is left empty) */
+static PyObject *bytes_of(Buf *b) {
+    Owned *o = PyObject_New(Owned, &OWNED_TYPE);
+    if (!o) return NULL;
+    if (b->data && b->cap > b->len + 4096) { /* buffers are reserved for every line: give back the rest */
+        char *shrunk = realloc(b->data, b->len ? b->len : 1);
+        if (shrunk) b->data = shrunk;
+    }
+    o->data = b->data;
+    o->len = (Py_ssize_t)b->len;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return (PyObject *)o;
+}
 
 static PyObject *str_tuple(StrCol *c) {
     if (c->rows == 0) { int32_t zero = 0; buf_put(&c->offsets, &zero, 4); }
@@ -741,6 +787,7 @@ static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "_linescan", NULL, -1
 PyMODINIT_FUNC PyInit__linescan(void) {
     for (int k = 0; k < NKEYS; k++) KEY_LENGTHS[k] = strlen(KEY_NAMES[k]);
     build_key_table();
+    if (PyType_Ready(&OWNED_TYPE) < 0) return NULL;
     PyObject *module = PyModule_Create(&MODULE);
     if (!module) return NULL;
     PyObject *keys = PyTuple_New(NKEYS), *desc = PyTuple_New(NDESC);

@@ -41,7 +41,7 @@ class SlowLines:
     file: str
     first_line: int  # what turns `seq` into the line number in the file
     seq: pl.Series
-    text: bytes
+    text: memoryview
 
 
 def slow_lines_frame(parts: list[SlowLines]) -> pl.DataFrame:
@@ -142,7 +142,7 @@ def _attributes(raw: dict) -> pl.DataFrame:
 def _slow(raw: dict) -> SlowLines:
     _, index = raw["slow_lines"]
     seq = pa.Array.from_buffers(pa.uint32(), len(index) // 4, [None, pa.py_buffer(index)])
-    return SlowLines("", 0, pl.Series("seq", seq).cast(pl.Int64), raw["slow_text"])
+    return SlowLines("", 0, pl.Series("seq", seq).cast(pl.Int64), memoryview(raw["slow_text"]))
 
 
 def scan(chunk: bytes | memoryview) -> ScannedBlock:
