@@ -37,6 +37,8 @@ DEFAULT_BUCKET_BYTES = 256 * 1024 * 1024
 #: (a 1M-line day, 0.64 GB: peak 670 MB). The polars-only parser keeps bulkier frames: it spills from
 #: `bucket_bytes`.
 IN_MEMORY_DAY_BYTES = 700 * 1024 * 1024
+#: Events of a spilled day wait in memory up to this size before each bucket's are written at once.
+SPILL_BUFFER_BYTES = 64 * 1024 * 1024
 GZIP_RATIO = 8  # assumed decompressed/compressed size, to size buckets before reading
 
 
@@ -69,48 +71,59 @@ class _EventStore:
 
     TABLES = ("events", "keys", "attributes")
 
-    def __init__(self, buckets: int):
+    def __init__(self, buckets: int, buffer_bytes: int = SPILL_BUFFER_BYTES):
         self.buckets = buckets
         self.frames: dict[str, list[pl.DataFrame]] = {t: [] for t in self.TABLES}
-        self.key_counts = [0] * buckets
+        self.key_counts = [0] if buckets == 1 else pl.zeros(buckets, pl.UInt32, eager=True)  # keys so far
         self.folder = Path(tempfile.mkdtemp(prefix="agora-events-")) if buckets > 1 else None
-        self.blocks = 0
+        # spilled blocks wait in memory up to `buffer_bytes`, then each bucket's rows are written at once
+        self.pending_bytes, self.buffer_bytes, self.writes = 0, buffer_bytes, 0
 
     def add(self, events: pl.DataFrame, keys: pl.Series, attributes: pl.DataFrame) -> None:
         """A block's events, numbering their streams into `keys`, and attribute rows."""
-        self.blocks += 1
-        if self.folder is None:
-            self._add_part(0, events, keys.to_frame("key"), attributes)
+        if self.folder is None:  # one bucket
+            events = events.with_columns(pl.col("stream") + self.key_counts[0])
+            self.key_counts[0] += keys.len()
+            for table, frame in zip(self.TABLES, (events, keys.to_frame("key"), attributes), strict=True):
+                self.frames[table].append(frame)
             return
         bucket = (pl.col("key").hash(seed=0) % self.buckets).cast(pl.UInt32).alias("_bucket")
         streams = keys.to_frame("key").with_columns(bucket)
-        # a stream's row among the block's keys of its bucket
-        rows = streams.select(pl.int_range(pl.len(), dtype=pl.UInt32).over("_bucket"))
+        # a stream's number among its bucket's keys: those of earlier blocks, then its row in this block
+        numbers = streams.select(
+            pl.lit(self.key_counts).gather(pl.col("_bucket"))
+            + pl.int_range(pl.len(), dtype=pl.UInt32).over("_bucket")
+        ).to_series()
+        self.key_counts += streams["_bucket"].value_counts().pipe(self._per_bucket)
         events = events.with_columns(
-            streams["_bucket"].gather(events["stream"]),
-            rows.to_series().gather(events["stream"]).alias("stream"),
+            streams["_bucket"].gather(events["stream"]), numbers.gather(events["stream"]).alias("stream")
         )
-        parts = [
-            frame.partition_by("_bucket", as_dict=True, include_key=False)
-            for frame in (events, streams, attributes.with_columns(bucket))
-        ]
-        for (number,), keys_part in parts[1].items():
-            self._add_part(number, parts[0][(number,)], keys_part, parts[2][(number,)])
+        block = (events, streams, attributes.with_columns(bucket))
+        for table, frame in zip(self.TABLES, block, strict=True):
+            self.frames[table].append(frame)
+        self.pending_bytes += sum(frame.estimated_size() for frame in block)
+        if self.pending_bytes > self.buffer_bytes:
+            self._write_pending()
 
-    def _add_part(
-        self, bucket: int, events: pl.DataFrame, keys: pl.DataFrame, attributes: pl.DataFrame
-    ) -> None:
-        events = events.with_columns(pl.col("stream") + self.key_counts[bucket])
-        self.key_counts[bucket] += keys.height
-        for table, frame in zip(self.TABLES, (events, keys, attributes), strict=True):
-            if self.folder is None:
-                self.frames[table].append(frame)
-                continue
-            target = self.folder / table / f"bucket={bucket}"
-            target.mkdir(parents=True, exist_ok=True)
-            # lz4: temporary files, written once and read once (zstd's CPU measured 1.5x lz4's);
-            # numbered so that they are read back in the order they were added
-            frame.write_parquet(target / f"part-{self.blocks:06d}.parquet", compression="lz4")
+    def _per_bucket(self, counts: pl.DataFrame) -> pl.Series:
+        """`value_counts` of bucket numbers as a count for every bucket."""
+        return pl.zeros(self.buckets, pl.UInt32, eager=True).scatter(counts["_bucket"], counts["count"])
+
+    def _write_pending(self) -> None:
+        """The waiting blocks as one file per bucket and table (a Parquet write has a fixed cost: one per
+        block and bucket took most of a spilled day's time)."""
+        self.writes += 1
+        for table, frames in self.frames.items():
+            for (bucket,), part in (
+                pl.concat(frames).partition_by("_bucket", as_dict=True, include_key=False).items()
+            ):
+                target = self.folder / table / f"bucket={bucket}"
+                target.mkdir(parents=True, exist_ok=True)
+                # lz4: temporary files, written once and read once (zstd's CPU measured 1.5x lz4's);
+                # numbered so that they are read back in the order they were added
+                part.write_parquet(target / f"part-{self.writes:06d}.parquet", compression="lz4")
+            frames.clear()
+        self.pending_bytes = 0
 
     def groups(self) -> Iterator[tuple[pl.DataFrame, pl.Series, pl.DataFrame]]:
         """(events, keys, attribute rows) of disjoint sets of whole streams."""
@@ -120,6 +133,7 @@ class _EventStore:
                 events, keys, attributes = (pl.concat(self.frames[t], rechunk=True) for t in self.TABLES)
                 yield events, keys["key"], attributes
             return
+        self._write_pending()
         for target in sorted((self.folder / "events").glob("bucket=*")):
             events, keys, attributes = (
                 pl.read_parquet(sorted((self.folder / table / target.name).glob("*.parquet")))
