@@ -71,13 +71,13 @@ class _EventStore:
 
     TABLES = ("events", "keys", "attributes")
 
-    def __init__(self, buckets: int, buffer_bytes: int = SPILL_BUFFER_BYTES):
+    def __init__(self, buckets: int):
         self.buckets = buckets
         self.frames: dict[str, list[pl.DataFrame]] = {t: [] for t in self.TABLES}
         self.key_counts = [0] if buckets == 1 else pl.zeros(buckets, pl.UInt32, eager=True)  # keys so far
         self.folder = Path(tempfile.mkdtemp(prefix="agora-events-")) if buckets > 1 else None
-        # spilled blocks wait in memory up to `buffer_bytes`, then each bucket's rows are written at once
-        self.pending_bytes, self.buffer_bytes, self.writes = 0, buffer_bytes, 0
+        # spilled blocks wait in memory up to SPILL_BUFFER_BYTES, then each bucket's rows are written at once
+        self.pending_bytes, self.writes = 0, 0
 
     def add(self, events: pl.DataFrame, keys: pl.Series, attributes: pl.DataFrame) -> None:
         """A block's events, numbering their streams into `keys`, and attribute rows."""
@@ -102,7 +102,7 @@ class _EventStore:
         for table, frame in zip(self.TABLES, block, strict=True):
             self.frames[table].append(frame)
         self.pending_bytes += sum(frame.estimated_size() for frame in block)
-        if self.pending_bytes > self.buffer_bytes:
+        if self.pending_bytes > SPILL_BUFFER_BYTES:
             self._write_pending()
 
     def _per_bucket(self, counts: pl.DataFrame) -> pl.Series:
@@ -112,6 +112,8 @@ class _EventStore:
     def _write_pending(self) -> None:
         """The waiting blocks as one file per bucket and table (a Parquet write has a fixed cost: one per
         block and bucket took most of a spilled day's time)."""
+        if not self.frames["events"]:
+            return
         self.writes += 1
         for table, frames in self.frames.items():
             for (bucket,), part in (

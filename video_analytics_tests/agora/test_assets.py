@@ -12,7 +12,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from video_analytics.agora import assets as ag
-from video_analytics.agora import definitions
+from video_analytics.agora import definitions, engine
 from video_analytics.agora.client import LogReader
 from video_analytics.agora.engine import analyse_day
 from video_analytics.agora.generator import write_day
@@ -83,11 +83,17 @@ def test_two_days_end_to_end_and_rerun_replaces_exactly(log_root, tmp_path):
     assert_frame_equal(read(tmp_path, "agora_video_daily_stats"), videos)
 
 
-def test_spilled_buckets_give_the_same_answer_as_memory(log_root):
+@pytest.mark.parametrize("written_every", [64 << 20, 20_000], ids=["once", "every-few-blocks"])
+def test_spilled_buckets_give_the_same_answer_as_memory(log_root, monkeypatch, written_every):
+    monkeypatch.setattr(engine, "SPILL_BUFFER_BYTES", written_every)
+    writes = []
+    write = engine._EventStore._write_pending
+    monkeypatch.setattr(engine._EventStore, "_write_pending", lambda store: writes.append(write(store)))
     in_memory = analyse_day(LogReader(str(log_root), block_bytes=1 << 20), DAYS[0])
     spilled = analyse_day(
         LogReader(str(log_root), block_bytes=300_000), DAYS[0], bucket_bytes=500_000, in_memory_bytes=500_000
     )
+    assert len(writes) == 1 if written_every > 1 << 20 else len(writes) > 2, len(writes)
     assert_frame_equal(in_memory.sessions.sort("key"), spilled.sessions.sort("key"))
     assert_frame_equal(in_memory.rejects, spilled.rejects)
     assert in_memory.counters() == spilled.counters()
