@@ -62,7 +62,7 @@ def agora_session_stats(
     for day in partition_days(context):
         try:
             results.append(
-                engine.analyse_day(reader, day, bucket_bytes=agora_logs.bucket_bytes, log=context.log.info)
+                engine.analyse_day(reader, day, bucket_lines=agora_logs.bucket_lines, log=context.log.info)
             )
         except FileNotFoundError as exc:
             if not config.allow_missing_days:

@@ -21,6 +21,8 @@ from polars.exceptions import ComputeError
 from video_analytics.storage.parquet import resolve_storage_options
 
 DEFAULT_BLOCK_BYTES = 32 * 1024 * 1024
+SAMPLE_BYTES = 1024 * 1024  # read to measure the line length of a day
+DEFAULT_LINE_BYTES = 640.0  # the sandbox's text lines, on average
 
 
 class LogRootError(RuntimeError):
@@ -65,6 +67,17 @@ class LogReader:
         """Stored size of the files (compressed size for .gz)."""
         fs, _ = self._fs()
         return sum(int(fs.size(self._path(p)) or 0) for p in files)
+
+    def bytes_per_line(self, files: list[str], sample_bytes: int = SAMPLE_BYTES) -> float:
+        """Average decompressed line length at the start of the first non-empty file (to size a day
+        by its lines before reading it); DEFAULT_LINE_BYTES when there is no text."""
+        fs, _ = self._fs()
+        for url in files:
+            with fs.open(self._path(url), "rb", compression="infer") as handle:
+                sample = handle.read(sample_bytes)
+            if sample:  # whole lines only (a line longer than the sample counts as one)
+                return (sample.rfind(b"\n") + 1 or len(sample)) / max(1, sample.count(b"\n"))
+        return DEFAULT_LINE_BYTES
 
     def _url(self, fs: fsspec.AbstractFileSystem, path: str) -> str:
         return path if "://" not in self.root else f"{self.root.split('://', 1)[0]}://{path}"

@@ -6,7 +6,7 @@ Two phases:
    descriptive attributes: the native scanner (`linescan`, two blocks at a time on threads) reads the
    logger's usual lines, the polars parser (`transforms.parse_lines`) the lines it hands back, in
    batches, and every line when the scanner is not built. Rejects are kept with their reason. Days
-   up to `IN_MEMORY_DAY_BYTES` keep the events in memory; bigger days spill them to Parquet files
+   up to `IN_MEMORY_DAY_LINES` keep the events in memory; bigger days spill them to Parquet files
    hashed by stream key into buckets;
 2. each bucket (all events of its streams) is aggregated by polars on its own, so peak memory is
    about one bucket's events plus the day's output (one row per stream), whatever the size of the day.
@@ -29,17 +29,17 @@ import polars as pl
 from video_analytics.agora import linescan, transforms
 from video_analytics.agora.client import LogReader
 
-#: Decompressed log bytes per aggregation bucket of a spilled day (about 400k lines of 650 bytes):
-#: the aggregation's transient memory grows with the bucket (measured on a 10M-line day: peak 1.70 GB
-#: with 1 GB buckets).
-DEFAULT_BUCKET_BYTES = 256 * 1024 * 1024
-#: Days up to this size are aggregated in memory, in one bucket, when the native scanner reads them
-#: (a 1M-line day, 0.64 GB: peak 670 MB). The polars-only parser keeps bulkier frames: it spills from
-#: `bucket_bytes`.
-IN_MEMORY_DAY_BYTES = 700 * 1024 * 1024
+#: Lines per aggregation bucket of a spilled day: the aggregation's transient memory grows with the
+#: bucket (measured on a 10M-line day: peak 1.70 GB with 1.6M-line buckets, 1.32 GB with 400k).
+DEFAULT_BUCKET_LINES = 400_000
+#: Days up to this many lines are aggregated in memory, in one bucket, when the native scanner reads
+#: them (measured peak RSS: 0.57 GB for 1M lines, 0.92 GB for 2M, 1.12 GB for 2.5M). Sized in lines,
+#: not bytes: memory follows the number of events, and short lines put more of them in the same bytes.
+#: The polars-only parser keeps bulkier frames: it spills from one bucket.
+IN_MEMORY_DAY_LINES = 2_000_000
 #: Events of a spilled day wait in memory up to this size before each bucket's are written at once.
 SPILL_BUFFER_BYTES = 64 * 1024 * 1024
-GZIP_RATIO = 8  # assumed decompressed/compressed size, to size buckets before reading
+GZIP_RATIO = 8  # assumed decompressed/compressed size, to size a day before reading it
 
 
 @dataclass
@@ -158,10 +158,16 @@ def empty_sessions() -> pl.DataFrame:
     return transforms.empty_sessions().select(pl.lit(None, pl.Date).alias("date"), pl.all())
 
 
-def bucket_count(stored_bytes: int, files: list[str], bucket_bytes: int, in_memory_bytes: int) -> int:
+def estimated_lines(reader: LogReader, files: list[str]) -> int:
+    """The day's lines, from its stored size and the length of its first lines (gzip: an assumed
+    ratio; the estimate only chooses between memory and buckets, and the buckets' number)."""
     compressed = any(f.endswith(".gz") for f in files)
-    estimate = stored_bytes * (GZIP_RATIO if compressed else 1)
-    return 1 if estimate <= in_memory_bytes else max(2, math.ceil(estimate / bucket_bytes))
+    text_bytes = reader.day_bytes(files) * (GZIP_RATIO if compressed else 1)
+    return math.ceil(text_bytes / reader.bytes_per_line(files))
+
+
+def bucket_count(lines: int, bucket_lines: int, in_memory_lines: int) -> int:
+    return 1 if lines <= in_memory_lines else max(2, math.ceil(lines / bucket_lines))
 
 
 @dataclass
@@ -263,19 +269,20 @@ def analyse_day(
     reader: LogReader,
     day: date,
     *,
-    bucket_bytes: int = DEFAULT_BUCKET_BYTES,
-    in_memory_bytes: int | None = None,
+    bucket_lines: int = DEFAULT_BUCKET_LINES,
+    in_memory_lines: int | None = None,
     log: Callable[[str], None] = lambda _: None,
 ) -> DayResult:
     """Parse and aggregate every file of `day`; raises `FileNotFoundError` if the folder is empty.
-    Days above `in_memory_bytes` of text spill their events to buckets of `bucket_bytes`."""
+    Days of more than `in_memory_lines` (estimated) spill their events to buckets of `bucket_lines`."""
     files = reader.day_files(day)
     if not files:
         raise FileNotFoundError(f"no log files under {reader.root.rstrip('/')}/{day.isoformat()}/")
-    if in_memory_bytes is None:
-        in_memory_bytes = IN_MEMORY_DAY_BYTES if linescan.available() else bucket_bytes
-    buckets = bucket_count(reader.day_bytes(files), files, bucket_bytes, in_memory_bytes)
-    log(f"agora {day}: {len(files)} files, {buckets} bucket(s)")
+    if in_memory_lines is None:
+        in_memory_lines = IN_MEMORY_DAY_LINES if linescan.available() else bucket_lines
+    lines = estimated_lines(reader, files)
+    buckets = bucket_count(lines, bucket_lines, in_memory_lines)
+    log(f"agora {day}: {len(files)} files, about {lines:,} lines, {buckets} bucket(s)")
     if buckets > 1:
         linescan.limit_memory()
     store = _EventStore(buckets)

@@ -6,7 +6,7 @@ import dagster as dg
 from pydantic import Field
 
 from video_analytics.agora.client import DEFAULT_BLOCK_BYTES, LogReader
-from video_analytics.agora.engine import DEFAULT_BUCKET_BYTES
+from video_analytics.agora.engine import DEFAULT_BUCKET_LINES
 
 
 class AgoraLogsResource(dg.ConfigurableResource):
@@ -21,9 +21,9 @@ class AgoraLogsResource(dg.ConfigurableResource):
         default_factory=dict, description="fsspec options, e.g. {'endpoint_url': ...}; no secrets here."
     )
     block_bytes: int = Field(default=DEFAULT_BLOCK_BYTES, description="Bytes of log text parsed at once.")
-    bucket_bytes: int = Field(
-        default=DEFAULT_BUCKET_BYTES,
-        description="Log bytes per aggregation bucket; days above it spill parsed events to disk.",
+    bucket_lines: int = Field(
+        default=DEFAULT_BUCKET_LINES,
+        description="Log lines per aggregation bucket of a day too big for memory (events spill to disk).",
     )
 
     def reader(self) -> LogReader:

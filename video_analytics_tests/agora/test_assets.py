@@ -83,6 +83,27 @@ def test_two_days_end_to_end_and_rerun_replaces_exactly(log_root, tmp_path):
     assert_frame_equal(read(tmp_path, "agora_video_daily_stats"), videos)
 
 
+def test_a_day_is_sized_by_its_lines_not_its_bytes(log_root, tmp_path):
+    """Memory follows the number of events: a day of short lines spills where one of long lines of
+    the same size does not."""
+    reader = LogReader(str(log_root))
+    files = reader.day_files(DAYS[0])
+    estimate = engine.estimated_lines(reader, files)
+    assert 0.8 < estimate / analyse_day(reader, DAYS[0]).lines < 1.25
+    short = tmp_path / DAYS[0].isoformat()
+    short.mkdir()
+    (short / "short.log").write_bytes(b"2024-03-01 00:00:00,000 - x\n" * 50_000)  # 1.4 MB
+    long_lines = tmp_path / "long" / DAYS[0].isoformat()
+    long_lines.mkdir(parents=True)
+    (long_lines / "long.log").write_bytes((b"x" * 1399 + b"\n") * 1_000)  # 1.4 MB
+    lines = [
+        engine.estimated_lines(LogReader(str(root)), [str(next(root.glob("*/*.log")))])
+        for root in (tmp_path, tmp_path / "long")
+    ]
+    assert lines == [50_000, 1_000]
+    assert [engine.bucket_count(n, bucket_lines=20_000, in_memory_lines=40_000) for n in lines] == [3, 1]
+
+
 @pytest.mark.parametrize("written_every", [64 << 20, 20_000], ids=["once", "every-few-blocks"])
 def test_spilled_buckets_give_the_same_answer_as_memory(log_root, monkeypatch, written_every):
     monkeypatch.setattr(engine, "SPILL_BUFFER_BYTES", written_every)
@@ -91,7 +112,7 @@ def test_spilled_buckets_give_the_same_answer_as_memory(log_root, monkeypatch, w
     monkeypatch.setattr(engine._EventStore, "_write_pending", lambda store: writes.append(write(store)))
     in_memory = analyse_day(LogReader(str(log_root), block_bytes=1 << 20), DAYS[0])
     spilled = analyse_day(
-        LogReader(str(log_root), block_bytes=300_000), DAYS[0], bucket_bytes=500_000, in_memory_bytes=500_000
+        LogReader(str(log_root), block_bytes=300_000), DAYS[0], bucket_lines=800, in_memory_lines=800
     )
     assert len(writes) == 1 if written_every > 1 << 20 else len(writes) > 2, len(writes)
     assert_frame_equal(in_memory.sessions.sort("key"), spilled.sessions.sort("key"))
