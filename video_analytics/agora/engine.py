@@ -184,15 +184,14 @@ class _Parsed:
 def _parse(lines: pl.DataFrame, day: date) -> _Parsed:
     """Lines (`file`, `line_number`, `line`, `seq`) through the polars parser."""
     parsed = transforms.parse_lines(lines.lazy(), describe=False).collect()
-    keyed = transforms.keyed_frame(parsed)
-    queries = [
-        transforms.events_frame(keyed.lazy()),
-        transforms.attributes_frame(keyed.lazy()),
-        transforms.rejects_frame(parsed.lazy(), pl.lit(day)),
-    ]
-    if keyed.height == 0:  # only rejects, as the lines the scanner hands back usually are
-        queries[:2] = [pl.LazyFrame(schema=query.collect_schema()) for query in queries[:2]]
-    events, attributes, rejects = pl.collect_all(queries)
+    keyed = transforms.keyed_frame(parsed).lazy()
+    events, attributes, rejects = pl.collect_all(
+        [
+            transforms.events_frame(keyed),
+            transforms.attributes_frame(keyed),
+            transforms.rejects_frame(parsed.lazy(), pl.lit(day)),
+        ]
+    )
     # the text columns kept are views into the whole block's lines: copied out to free them
     events, keys = transforms.local_streams(events)
     return _Parsed(events, compact(keys.to_frame())["key"], compact(attributes), compact(rejects))
