@@ -518,46 +518,39 @@ def _rows_of(keys: pl.Series, reference: pl.Series) -> pl.Series:
 
 
 def _walk_order(events: pl.DataFrame) -> pl.DataFrame:
-    """The events as `_id` (their stream), `ts`, `_pos` (row in `events`), `_code`, `location`, sorted by
-    stream, time, then delivery. Stream and time usually fit one u64 (and often the delivery rank too),
-    whose sort is much cheaper than a multi-column one."""
+    """The events as `_id` (their stream), `ts`, `_code`, `location`, `_pos` (row in `events`), sorted by
+    stream, time, then delivery: one gather of the rows in `_walk_positions` order."""
+    positions = _walk_positions(events)
+    walk = events.select(pl.col("stream").alias("_id"), "ts", _code(), "location")[positions]
+    return walk.with_columns(positions.alias("_pos"))
+
+
+def _walk_positions(events: pl.DataFrame) -> pl.Series:
+    """Rows of `events` by stream, time, then delivery (`seq`). Stream and time usually fit one u64, and
+    often the delivery rank too, whose sort is much cheaper than a multi-column one."""
     ids, ts = events["stream"], events["ts"].to_physical()
     low, high, n = ts.min(), ts.max(), events.height
     ts_bits = int(high - low).bit_length() if ts.null_count() == 0 else 64
     key_bits, row_bits = int(ids.max()).bit_length() + ts_bits, n.bit_length()
     in_order = events["seq"].is_sorted()  # else the blocks came out of order (spilled buckets)
-    frame = pl.DataFrame({"_id": ids, "ts": events["ts"], "seq": events["seq"]}).lazy()
-    time = (pl.col("ts").to_physical() - low).cast(pl.UInt64)
-    stream_time = pl.col("_id").cast(pl.UInt64) * (1 << ts_bits) + time
+
+    def stream_time() -> pl.Expr:
+        return pl.col("stream").cast(pl.UInt64) * (1 << ts_bits) + (pl.col("ts").to_physical() - low).cast(
+            pl.UInt64
+        )
+
     if key_bits + row_bits <= 64:
         rank = pl.int_range(pl.len(), dtype=pl.UInt64)
         if not in_order:
             rank = pl.col("seq").rank("ordinal").cast(pl.UInt64) - 1
-        order = (
-            frame.select((stream_time * (1 << row_bits) + rank).alias("_packed"))
-            .sort("_packed")
-            .select(
-                (pl.col("_packed") // (1 << row_bits) // (1 << ts_bits)).cast(pl.UInt32).alias("_id"),
-                ((pl.col("_packed") // (1 << row_bits) % (1 << ts_bits)).cast(pl.Int64) + low)
-                .cast(events["ts"].dtype)
-                .alias("ts"),
-                (pl.col("_packed") % (1 << row_bits)).cast(pl.UInt32).alias("_pos"),
-            )
-        )
-        if not in_order:
-            by_seq = events["seq"].arg_sort()
-            order = order.with_columns(pl.lit(by_seq).gather(pl.col("_pos")).cast(pl.UInt32).alias("_pos"))
-    elif key_bits <= 64 and in_order:  # a stable sort keeps the delivery order of equal times
-        order = (
-            frame.with_row_index("_pos")
-            .with_columns(stream_time.alias("_packed"))
-            .sort("_packed", maintain_order=True)
-            .select("_id", "ts", "_pos")
-        )
-    else:
-        order = frame.with_row_index("_pos").sort("_id", "ts", "seq").select("_id", "ts", "_pos")
-    order = order.collect()
-    return order.hstack(events.select(_code(), "location")[order["_pos"]])
+        packed = events.select(stream_time() * (1 << row_bits) + rank).to_series().sort()
+        # the rank from the low bits by a mask: no u64 division (measured 10 ms per million rows)
+        ranks = (packed & ((1 << row_bits) - 1)).cast(pl.UInt32)
+        return ranks if in_order else events["seq"].arg_sort().gather(ranks).cast(pl.UInt32)
+    if key_bits <= 64 and in_order:  # a stable sort keeps the delivery order of equal times
+        keyed = events.select(stream_time().alias("_key")).with_row_index("_pos")
+        return keyed.sort("_key", maintain_order=True)["_pos"]
+    return events.select("stream", "ts", "seq").with_row_index("_pos").sort("stream", "ts", "seq")["_pos"]
 
 
 _Stages = list[list[pl.Expr]]  # with_columns steps that finish a per-stream frame

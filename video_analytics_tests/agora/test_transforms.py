@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import random
+from datetime import date, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -449,3 +450,34 @@ def test_json_time_as_epoch_or_iso_gives_the_same_stream():
     ]
     assert epoch != iso
     assert_frame_equal(sessions(epoch), sessions(iso))
+
+
+@pytest.mark.parametrize(
+    ("streams", "years", "shuffled", "null_time"),
+    [
+        (10, 0, False, False),  # stream, time and delivery rank packed in one u64
+        (10, 0, True, False),  # blocks out of delivery order (spilled buckets)
+        (1 << 17, 299, False, False),  # stream and time in one u64, a stable sort keeps delivery order
+        (1 << 17, 299, True, False),  # three keys
+        (10, 0, False, True),
+    ],
+)
+def test_walk_is_by_stream_then_time_then_delivery(streams, years, shuffled, null_time):
+    rng = random.Random(7)
+    n = 2_000
+    start = datetime(1900, 1, 1) if years else datetime(2024, 3, 1)
+    span = int((years or 1) * 365.25 * 86_400_000)
+    times = [start + timedelta(milliseconds=rng.randrange(0, span, 1 + span // 50)) for _ in range(n)]  # ties
+    seq = list(range(n))
+    if shuffled:
+        rng.shuffle(seq)
+    events = pl.DataFrame(
+        {
+            "stream": [rng.choice([0, streams - 1, rng.randrange(streams)]) for _ in range(n)],
+            "ts": [None if null_time and i % 7 == 0 else t for i, t in enumerate(times)],
+            "seq": seq,
+        },
+        schema={"stream": pl.UInt32, "ts": pl.Datetime("ms"), "seq": pl.Int64},
+    )
+    expected = events.with_row_index("_pos").sort("stream", "ts", "seq")["_pos"]
+    assert transforms._walk_positions(events).to_list() == expected.to_list()
