@@ -240,73 +240,95 @@ static size_t payload_marker(const unsigned char *s, size_t n) {
     return 0;
 }
 
-/* Keys are found by their first 6 bytes (the shortest key's length) in a small hash table, then
- * `name=` is compared as three masked 8-byte words: a token that is no key of ours costs one lookup. */
+/* Keys are found by their first 6 bytes (the shortest key's length) in a direct-mapped table, whose
+ * multiplier is chosen so that every prefix has a slot of its own, then `name=` is compared as three
+ * masked 8-byte words (two names share a prefix at most): a token costs one slot and one compare. */
 #define PREFIX_MASK 0xFFFFFFFFFFFFULL /* 6 bytes */
-#define TABLE_BITS 7
+#define TABLE_BITS 8
 #define NAME_WORDS 3 /* names of up to 23 bytes, '=' included */
 typedef struct { uint64_t words[NAME_WORDS], masks[NAME_WORDS]; } Name;
 static Name NAMES[NKEYS];
 static struct { uint64_t prefix; int names[3]; } KEY_TABLE[1 << TABLE_BITS];
+static uint64_t TABLE_MULTIPLIER;
 
 static inline size_t table_slot(uint64_t prefix) {
-    return (size_t)((prefix * 0x9E3779B97F4A7C15ULL) >> (64 - TABLE_BITS));
+    return (size_t)((prefix * TABLE_MULTIPLIER) >> (64 - TABLE_BITS));
 }
 
+/* the 24 bytes from s, zero beyond the n available (zero never equals the '=' a name ends with) */
 static inline void load_words(const unsigned char *s, size_t n, uint64_t *words) {
     if (n >= 8 * NAME_WORDS) {
         memcpy(words, s, 8 * NAME_WORDS);
-    } else { /* zero padding never equals the '=' a name ends with */
+    } else {
         unsigned char padded[8 * NAME_WORDS] = {0};
         memcpy(padded, s, n);
         memcpy(words, padded, 8 * NAME_WORDS);
     }
 }
 
-static void build_key_table(void) {
+/* 1 when every key prefix got a slot of its own under TABLE_MULTIPLIER */
+static int fill_key_table(void) {
+    memset(KEY_TABLE, 0, sizeof KEY_TABLE);
     for (size_t i = 0; i < (1 << TABLE_BITS); i++) KEY_TABLE[i].names[0] = -1;
     for (int k = 0; k < NKEYS; k++) {
+        uint64_t prefix = NAMES[k].words[0] & PREFIX_MASK;
+        size_t i = table_slot(prefix);
+        if (KEY_TABLE[i].names[0] >= 0 && KEY_TABLE[i].prefix != prefix) return 0;
+        int used = 0;
+        while (KEY_TABLE[i].names[used] >= 0) used++;
+        if (used == 2) return 0; /* three names with one prefix: not this table */
+        KEY_TABLE[i].prefix = prefix;
+        KEY_TABLE[i].names[used] = k;
+        KEY_TABLE[i].names[used + 1] = -1;
+    }
+    return 1;
+}
+
+/* 0 if no multiplier fits (it takes a few tries: 16 prefixes in 256 slots) */
+static int build_key_table(void) {
+    for (int k = 0; k < NKEYS; k++) {
         unsigned char name[8 * NAME_WORDS] = {0}, mask[8 * NAME_WORDS] = {0};
+        KEY_LENGTHS[k] = strlen(KEY_NAMES[k]);
         memcpy(name, KEY_NAMES[k], KEY_LENGTHS[k]);
         name[KEY_LENGTHS[k]] = '=';
         memset(mask, 0xFF, KEY_LENGTHS[k] + 1);
         memcpy(NAMES[k].words, name, sizeof name);
         memcpy(NAMES[k].masks, mask, sizeof mask);
-        uint64_t prefix = NAMES[k].words[0] & PREFIX_MASK;
-        size_t i = table_slot(prefix);
-        while (KEY_TABLE[i].names[0] >= 0 && KEY_TABLE[i].prefix != prefix) i = (i + 1) & ((1 << TABLE_BITS) - 1);
-        int used = 0;
-        while (KEY_TABLE[i].names[used] >= 0) used++;
-        KEY_TABLE[i].prefix = prefix;
-        KEY_TABLE[i].names[used] = k;
-        KEY_TABLE[i].names[used + 1] = -1;
     }
+    uint64_t state = 0x9E3779B97F4A7C15ULL;
+    for (int tries = 0; tries < 10000; tries++) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL; /* an LCG: deterministic */
+        TABLE_MULTIPLIER = state | 1;
+        if (fill_key_table()) return 1;
+    }
+    return 0;
 }
 
-/* the key whose `name=` starts s (n bytes available), or -1 */
+/* the key whose `name=` starts s, or -1; n: the bytes readable from s (the block's, not the line's:
+ * past the line's end comes its '\n', which no name contains) */
 static inline int key_at(const unsigned char *s, size_t n) {
     uint64_t w[NAME_WORDS];
     load_words(s, n, w);
     uint64_t prefix = w[0] & PREFIX_MASK;
-    for (size_t i = table_slot(prefix); KEY_TABLE[i].names[0] >= 0; i = (i + 1) & ((1 << TABLE_BITS) - 1)) {
-        if (KEY_TABLE[i].prefix != prefix) continue;
-        for (const int *k = KEY_TABLE[i].names; *k >= 0; k++) {
-            const Name *name = &NAMES[*k];
-            uint64_t diff = 0;
-            for (int j = 0; j < NAME_WORDS; j++) diff |= (w[j] ^ name->words[j]) & name->masks[j];
-            if (!diff) return *k;
-        }
-        return -1;
+    size_t i = table_slot(prefix);
+    if (KEY_TABLE[i].prefix != prefix) return -1;
+    for (const int *k = KEY_TABLE[i].names; *k >= 0; k++) {
+        const Name *name = &NAMES[*k];
+        uint64_t diff = 0;
+        for (int j = 0; j < NAME_WORDS; j++) diff |= (w[j] ^ name->words[j]) & name->masks[j];
+        if (!diff) return *k;
     }
     return -1;
 }
 
-/* every key's last value in line s (offsets relative to base), looking for pairs from `from` */
-static void tokenise(const unsigned char *s, const Masks *m, size_t from, uint32_t base, Span *spans) {
+/* every key's last value in line s (offsets relative to base), looking for pairs from `from`;
+ * `readable`: bytes from s to the end of the block */
+static void tokenise(const unsigned char *s, size_t readable, const Masks *m, size_t from, uint32_t base,
+                     Span *spans) {
     memset(spans, 0, sizeof(Span) * NKEYS);
     size_t n = m->n, p = next_bit(m->spaces, from, n);
     while (p < n) {
-        int k = key_at(s + p + 1, n - p - 1);
+        int k = key_at(s + p + 1, readable - p - 1);
         if (k < 0) { p = next_bit(m->spaces, p + 1, n); continue; }
         size_t v = p + 1 + KEY_LENGTHS[k] + 1, end = n;
         if (v < n && s[v] == '"') end = next_bit(m->quotes, v + 1, n);
@@ -476,7 +498,8 @@ static int is_true(const unsigned char *block, Span sp) {
 }
 
 /* one line: 1 if it became an event, 0 if it is slow */
-static int scan_line(Scan *r, const unsigned char *block, size_t start, const Masks *m, uint32_t index) {
+static int scan_line(Scan *r, const unsigned char *block, size_t size, size_t start, const Masks *m,
+                     uint32_t index) {
     size_t n = m->n;
     const unsigned char *s = block + start;
     int64_t ts;
@@ -486,7 +509,7 @@ static int scan_line(Scan *r, const unsigned char *block, size_t start, const Ma
     /* pairs are searched in the whole line, but the usual `<time> - <logger> [INFO]` has none */
     size_t from = memchr(s, '=', marker) ? 0 : marker;
     Span sp[NKEYS];
-    tokenise(s, m, from, (uint32_t)start, sp);
+    tokenise(s, size - start, m, from, (uint32_t)start, sp);
     Span trk = sp[K_TRACKING], tpm = sp[K_TPMID];
     if (!trk.present || !tpm.present) return 0; /* keyless: a reject, built by the general parser */
 
@@ -578,12 +601,9 @@ static int scan_line(Scan *r, const unsigned char *block, size_t start, const Ma
 }
 
 static void scan_block(Scan *r, const unsigned char *block, size_t size) {
-    size_t lines = 0;
-    for (const unsigned char *p = block, *end = block + size; p < end; p++, lines++) {
-        p = memchr(p, '\n', (size_t)(end - p));
-        if (!p) break;
-    }
-    /* room for every line up front: the pushes then never grow a buffer */
+    /* room for the usual lines (over 512 bytes) up front, without a pass to count them: the pushes
+     * grow the buffers when lines are shorter, and unused room is given back with the columns */
+    size_t lines = size / 512 + 1;
     FixCol *fixed[] = {&r->ev_line, &r->ev_ts, &r->ev_location, &r->ev_buffering, &r->ev_type};
     for (size_t f = 0; f < sizeof fixed / sizeof *fixed; f++) {
         buf_reserve(&fixed[f]->values, 8 * (lines + 1));
@@ -599,7 +619,7 @@ static void scan_block(Scan *r, const unsigned char *block, size_t size) {
     while (start < size) {
         int clean;
         size_t end = start + line_end(block + start, size - start, &clean, &masks);
-        if (!clean || !scan_line(r, block, start, &masks, index)) {
+        if (!clean || !scan_line(r, block, size, start, &masks, index)) {
             fix_push(&r->slow_line, &index, 4, 1);
             buf_put(&r->slow_text, block + start, end - start);
             buf_put(&r->slow_text, "\n", 1);
@@ -785,8 +805,10 @@ static PyMethodDef METHODS[] = {
 static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "_linescan", NULL, -1, METHODS};
 
 PyMODINIT_FUNC PyInit__linescan(void) {
-    for (int k = 0; k < NKEYS; k++) KEY_LENGTHS[k] = strlen(KEY_NAMES[k]);
-    build_key_table();
+    if (!build_key_table()) {
+        PyErr_SetString(PyExc_RuntimeError, "no collision-free table for the key names");
+        return NULL;
+    }
     if (PyType_Ready(&OWNED_TYPE) < 0) return NULL;
     PyObject *module = PyModule_Create(&MODULE);
     if (!module) return NULL;

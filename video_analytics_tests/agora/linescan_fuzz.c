@@ -8,8 +8,7 @@
 
 int main(int argc, char **argv) {
     int rounds = argc > 1 ? atoi(argv[1]) : 20000;
-    for (int k = 0; k < NKEYS; k++) KEY_LENGTHS[k] = strlen(KEY_NAMES[k]);
-    build_key_table();
+    if (!build_key_table()) return 1;
     const char *usual[] = {"\n2024-03-01 12:00:01,500 - G [INFO]", " x_tracking_id=abc", " x_tpmid=1",
                            " event_type=MediaStarted", " x_video_location=3.5", " x_episode_title=\"a b\""};
     const char *awkward[] = {"\"", " ", "=", "\n", "]", "] ", "-1.5", "12", "\xc3\xa9", "\t", "\r", "\0",
