@@ -13,7 +13,7 @@ from polars.testing import assert_frame_equal
 
 from video_analytics.agora import assets as ag
 from video_analytics.agora import definitions, engine
-from video_analytics.agora.client import LogReader
+from video_analytics.agora.client import LogReader, LogRootError
 from video_analytics.agora.engine import analyse_day
 from video_analytics.agora.generator import write_day
 from video_analytics.agora.resources import AgoraLogsResource
@@ -150,6 +150,26 @@ def test_hand_built_day_with_corrupt_gzip_tail_and_blank_lines(tmp_path):
         "total_streams": 1,
     }
     assert result.rejects.select("line_number", "reason").rows() == [(2, "blank"), (3, "bad_timestamp")]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_a_damaged_gzip_file_fails_the_day_and_names_the_file(tmp_path, damage):
+    """A gzip cut short (an upload killed halfway) or garbled loses lines: the day fails, saying which
+    file, rather than silently counting fewer lines."""
+    day = tmp_path / "2024-03-05"
+    day.mkdir()
+    lines = "\n".join(render([event(second, "MediaStarted") for second in range(3_000)])) + "\n"
+    packed = bytearray(gzip.compress(lines.encode()))
+    if damage == "truncated":
+        packed = packed[: len(packed) // 2]
+    else:
+        packed[len(packed) // 2 : len(packed) // 2 + 64] = b"\xff" * 64
+    (day / "a.log.gz").write_bytes(gzip.compress(lines.encode()))
+    (day / "b.log.gz").write_bytes(bytes(packed))
+    with pytest.raises(
+        LogRootError, match=r"cannot read .*2024-03-05/b\.log\.gz: .* \(after 0 bytes of text\)"
+    ):
+        analyse_day(LogReader(str(tmp_path)), date(2024, 3, 5))
 
 
 def test_reads_from_s3(s3_endpoint, s3_bucket, tmp_path):
