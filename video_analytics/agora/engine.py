@@ -74,7 +74,7 @@ class _EventStore:
     def __init__(self, buckets: int):
         self.buckets = buckets
         self.frames: dict[str, list[pl.DataFrame]] = {t: [] for t in self.TABLES}
-        self.key_counts = [0] if buckets == 1 else pl.zeros(buckets, pl.UInt32, eager=True)  # keys so far
+        self.key_counts = [0] * buckets  # keys added to each bucket so far
         self.folder = Path(tempfile.mkdtemp(prefix="agora-events-")) if buckets > 1 else None
         # spilled blocks wait in memory up to SPILL_BUFFER_BYTES, then each bucket's rows are written at once
         self.pending_bytes, self.writes = 0, 0
@@ -90,11 +90,13 @@ class _EventStore:
         bucket = (pl.col("key").hash(seed=0) % self.buckets).cast(pl.UInt32).alias("_bucket")
         streams = keys.to_frame("key").with_columns(bucket)
         # a stream's number among its bucket's keys: those of earlier blocks, then its row in this block
+        offsets = pl.Series(self.key_counts, dtype=pl.UInt32)
         numbers = streams.select(
-            pl.lit(self.key_counts).gather(pl.col("_bucket"))
+            pl.lit(offsets).gather(pl.col("_bucket"))
             + pl.int_range(pl.len(), dtype=pl.UInt32).over("_bucket")
         ).to_series()
-        self.key_counts += streams["_bucket"].value_counts().pipe(self._per_bucket)
+        for number, count in streams["_bucket"].value_counts().iter_rows():
+            self.key_counts[number] += count
         events = events.with_columns(
             streams["_bucket"].gather(events["stream"]), numbers.gather(events["stream"]).alias("stream")
         )
@@ -104,10 +106,6 @@ class _EventStore:
         self.pending_bytes += sum(frame.estimated_size() for frame in block)
         if self.pending_bytes > SPILL_BUFFER_BYTES:
             self._write_pending()
-
-    def _per_bucket(self, counts: pl.DataFrame) -> pl.Series:
-        """`value_counts` of bucket numbers as a count for every bucket."""
-        return pl.zeros(self.buckets, pl.UInt32, eager=True).scatter(counts["_bucket"], counts["count"])
 
     def _write_pending(self) -> None:
         """The waiting blocks as one file per bucket and table (a Parquet write has a fixed cost: one per
