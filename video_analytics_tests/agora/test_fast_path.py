@@ -155,3 +155,39 @@ def test_file_chunks_are_whole_lines_and_lose_nothing(tmp_path, monkeypatch, pay
         assert b"".join(chunks) == payload
         assert all(chunk.endswith(b"\n") for chunk in chunks[:-1]) and all(chunks)
         assert reader.counters.bytes_read == len(payload)
+
+
+SIMPLE_JSON = '{"time":"2024-03-01T12:00:01.500Z","path":"/log/cove-videojs/event","remote":"1.2.3.4",' + (
+    '"x_tracking_id":"' + LONG_ID + '","x_tpmid":"7","event_type":"MediaStarted","x_video_location":"12"}'
+)
+JSON_LINES = [
+    SIMPLE_JSON,
+    SIMPLE_JSON.replace('"x_tpmid":"7"', '"x_tpmid":"7","x_tpmid":"8"'),  # the last of repeated keys
+    SIMPLE_JSON.replace('"x_tpmid":"7"', '"x_tpmid":""'),
+    SIMPLE_JSON.replace('"x_video_location":"12"', '"x_episode_title":"Épisode {un} [2], a:b"'),
+    SIMPLE_JSON.replace('"time":"2024-03-01T12:00:01.500Z"', '"time":"1709294401.5"'),
+    SIMPLE_JSON.replace('"time":"2024-03-01T12:00:01.500Z"', '"time":"yesterday"'),
+    SIMPLE_JSON.replace('"path":"/log/cove-videojs/event"', '"path":"/log"'),
+    SIMPLE_JSON.replace("{", "{}"),  # not simple from here on: the general reader decides
+    SIMPLE_JSON.replace('"x_tpmid":"7"', '"x_tpmid":7'),
+    SIMPLE_JSON.replace('"time":"2024-03-01T12:00:01.500Z"', '"time":1709294401.5'),
+    SIMPLE_JSON.replace('"x_tpmid":"7"', '"x_tpmid":"7\\"8"'),
+    SIMPLE_JSON.replace('"x_tpmid":"7"', '"x_tpmid":"\\u0037"'),
+    SIMPLE_JSON.replace('"x_tpmid":"7"', '"o":{"x_tpmid":"9"},"x_tpmid":"7"'),
+    SIMPLE_JSON.replace('"x_tpmid":"7"', '"x_tpmid":"7\t"'),  # a raw tab: invalid JSON
+    SIMPLE_JSON.replace(",", ", "),
+    SIMPLE_JSON[:-1],
+]
+
+
+def test_simple_json_lines_read_as_the_json_parser_reads_them():
+    """Flat objects of plain strings are read by a regex per key; everything else by json_path_match."""
+    frame = pl.DataFrame({"line": JSON_LINES})
+    simple = frame.select(pl.col("line").str.contains(transforms._SIMPLE_JSON)).to_series().to_list()
+    assert simple == [True] * 7 + [False] * (len(JSON_LINES) - 7)
+    lazy = frame.filter(pl.Series(simple)).lazy()
+    assert_frame_equal(
+        transforms._parse_json(lazy, simple=True).collect(), transforms._parse_json(lazy).collect()
+    )
+    # and whole days: the JSON format gives the sessions of the text format
+    assert_frame_equal(sessions([JSON_LINES[0]]), sessions([JSON_LINES[0].replace("{", "{ ", 1)]))
