@@ -1,4 +1,4 @@
-/* Single-pass tokeniser for Agora text log lines: a block of lines -> Arrow column buffers.
+/* Single-pass tokeniser for Agora log lines (text and fluentd JSON): a block of lines -> Arrow columns.
  *
  * Why native: the polars expressions in transforms.py read each key with its own regex pass over the
  * line (about 640 bytes), which caps the parser near 200k lines/s on two cores. This reads a line once.
@@ -7,10 +7,13 @@
  * parsed by the polars code), so that both paths give the same answer by construction:
  *   - ASCII without control bytes, so a space is the only whitespace (tabs, CR, NUL, UTF-8 -> slow),
  *     and at most 4 KB,
- *   - the exact timestamp `YYYY-MM-DD HH:MM:SS,mmm`, a payload after "] ",
+ *   - text: the exact timestamp `YYYY-MM-DD HH:MM:SS,mmm`, a payload after "] ",
+ *   - JSON: a flat, compact object of plain strings (transforms._SIMPLE_JSON) whose `time` starts
+ *     `YYYY-MM-DDTHH:MM:SS.mmm`,
  *   - both ids present, numbers in their plain form, no reject of any kind.
- * Keys are tokenised as transforms._text_tokens does (regex ` (?:keys)=(?:"[^"]*"|\S*)`, left to right,
- * non-overlapping), the last occurrence of a key wins, one pair of quotes is stripped, empty is null.
+ * Text keys are tokenised as transforms._text_tokens does (regex ` (?:keys)=(?:"[^"]*"|\S*)`, left to
+ * right, non-overlapping), one pair of quotes stripped; JSON keys as a JSON path reads them. The last
+ * occurrence of a key wins, and empty is null.
  *
  * Per stream (the original's key) within the block, it also keeps the rows that decide the descriptive
  * attributes (the stream's first row and rows bringing a field still missing), plus the first, least
@@ -48,6 +51,9 @@ static const char *KEY_NAMES[NKEYS] = {
     "x_episode_title", "x_session_id", "x_video_length", "x_program_title", "x_producer", "x_client_id",
 };
 static size_t KEY_LENGTHS[NKEYS];
+/* keys only fluentd JSON lines have (read into the same Span arrays, after the text keys) */
+enum { J_TIME = NKEYS, J_PATH, J_REMOTE, J_AGENT, NJKEYS };
+static const char *JSON_ONLY_NAMES[NJKEYS - NKEYS] = {"time", "path", "remote", "agent"};
 
 /* descriptive fields, in transforms.DESCRIBING order: the key each reads (user_agent: two keys) */
 #define NDESC 10
@@ -55,6 +61,7 @@ static const char *DESC_NAMES[NDESC] = {
     "source", "component", "client_id", "user_agent", "title", "session_id", "video_length",
     "program", "producer", "device_id",
 };
+enum { D_SOURCE, D_COMPONENT, D_CLIENT_ID, D_USER_AGENT };
 static const int DESC_KEYS[NDESC] = {
     K_SOURCE_TAG, K_COMPONENT, K_CLIENT_ID, K_USERAGENT, K_TITLE, K_SESSION, K_VIDEO_LENGTH,
     K_PROGRAM, K_PRODUCER, K_DEVICE,
@@ -214,11 +221,12 @@ static int64_t days_from_civil(int y, int m, int d) { /* H. Hinnant's algorithm 
     return era * 146097 + doe - 719468;
 }
 
-/* `YYYY-MM-DD HH:MM:SS,mmm` at the start of the line -> epoch milliseconds; 0 if not that shape */
-static int parse_stamp(const unsigned char *s, size_t n, int64_t *ms) {
+/* `YYYY-MM-DD<date_time>HH:MM:SS<millis>mmm` at s -> epoch milliseconds; 0 if not that shape */
+static int parse_stamp(const unsigned char *s, size_t n, int64_t *ms, char date_time, char millis) {
     static const int month_days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int y, mo, d, h, mi, se, mil;
-    if (n < 23 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':' || s[19] != ',')
+    if (n < 23 || s[4] != '-' || s[7] != '-' || s[10] != date_time || s[13] != ':' || s[16] != ':' ||
+        s[19] != millis)
         return 0;
     if (!digits(s, 4, &y) || !digits(s + 5, 2, &mo) || !digits(s + 8, 2, &d) || !digits(s + 11, 2, &h) ||
         !digits(s + 14, 2, &mi) || !digits(s + 17, 2, &se) || !digits(s + 20, 3, &mil))
@@ -285,7 +293,10 @@ static int fill_key_table(void) {
 }
 
 /* 0 if no multiplier fits (it takes a few tries: 16 prefixes in 256 slots) */
+static void build_json_keys(void);
+
 static int build_key_table(void) {
+    build_json_keys();
     for (int k = 0; k < NKEYS; k++) {
         unsigned char name[8 * NAME_WORDS] = {0}, mask[8 * NAME_WORDS] = {0};
         KEY_LENGTHS[k] = strlen(KEY_NAMES[k]);
@@ -325,7 +336,7 @@ static inline int key_at(const unsigned char *s, size_t n) {
  * `readable`: bytes from s to the end of the block */
 static void tokenise(const unsigned char *s, size_t readable, const Masks *m, size_t from, uint32_t base,
                      Span *spans) {
-    memset(spans, 0, sizeof(Span) * NKEYS);
+    memset(spans, 0, sizeof(Span) * NJKEYS);
     size_t n = m->n, p = next_bit(m->spaces, from, n);
     while (p < n) {
         int k = key_at(s + p + 1, readable - p - 1);
@@ -497,19 +508,112 @@ static int is_true(const unsigned char *block, Span sp) {
     return sp.present && sp.len == 4 && strncasecmp((const char *)block + sp.off, "true", 4) == 0;
 }
 
-/* one line: 1 if it became an event, 0 if it is slow */
-static int scan_line(Scan *r, const unsigned char *block, size_t size, size_t start, const Masks *m,
-                     uint32_t index) {
+/* A text line in the logger's usual shape -> its keys' last values, descriptive fields and time; 0 for
+ * any other line. */
+static int read_text(const unsigned char *block, size_t size, size_t start, const Masks *m, Span *sp,
+                     Span *desc, int64_t *ts) {
     size_t n = m->n;
     const unsigned char *s = block + start;
-    int64_t ts;
-    if (n == 0 || !parse_stamp(s, n, &ts)) return 0;
+    if (n == 0 || !parse_stamp(s, n, ts, ' ', ',')) return 0;
     size_t marker = payload_marker(s, n);
     if (!marker) return 0;
     /* pairs are searched in the whole line, but the usual `<time> - <logger> [INFO]` has none */
     size_t from = memchr(s, '=', marker) ? 0 : marker;
-    Span sp[NKEYS];
     tokenise(s, size - start, m, from, (uint32_t)start, sp);
+    for (int d = 0; d < NDESC; d++) desc[d] = sp[DESC_KEYS[d]];
+    if (!desc[D_USER_AGENT].present) desc[D_USER_AGENT] = sp[K_USER_AGENT]; /* else x_user_agent */
+    return 1;
+}
+
+/* JSON key names by length: a key is compared with the few names of its length */
+#define MAX_JSON_KEY 24
+static int JSON_BY_LENGTH[MAX_JSON_KEY][NJKEYS + 1];
+
+static const char *json_key_name(int k) { return k < NKEYS ? KEY_NAMES[k] : JSON_ONLY_NAMES[k - NKEYS]; }
+
+static void build_json_keys(void) {
+    int used[MAX_JSON_KEY] = {0};
+    for (size_t len = 0; len < MAX_JSON_KEY; len++) JSON_BY_LENGTH[len][0] = -1;
+    for (int k = 0; k < NJKEYS; k++) {
+        size_t len = strlen(json_key_name(k));
+        JSON_BY_LENGTH[len][used[len]++] = k;
+        JSON_BY_LENGTH[len][used[len]] = -1;
+    }
+}
+
+static int json_key(const unsigned char *s, size_t len) {
+    if (len >= MAX_JSON_KEY) return -1;
+    for (const int *k = JSON_BY_LENGTH[len]; *k >= 0; k++)
+        if (memcmp(json_key_name(*k), s, len) == 0) return *k;
+    return -1;
+}
+
+/* the third '/'-separated part of a fluentd path (`/log/<source>/...`), as polars' split().get(2) */
+static Span path_part(const unsigned char *block, Span path) {
+    Span part = {0};
+    const unsigned char *p = block + path.off;
+    size_t slashes = 0, begin = 0;
+    for (size_t i = 0; i <= path.len; i++) {
+        if (i < path.len && p[i] != '/') continue;
+        if (slashes == 2) {
+            part.off = path.off + (uint32_t)begin;
+            part.len = (uint32_t)(i - begin);
+            part.present = i > begin;
+            return part;
+        }
+        slashes++;
+        begin = i + 1;
+    }
+    return part;
+}
+
+/* A fluentd JSON line of the usual shape (transforms._SIMPLE_JSON: a flat, compact object of plain
+ * strings without escapes) whose time starts `YYYY-MM-DDTHH:MM:SS.mmm` -> as read_text; 0 for any other
+ * line. Every '"' of such a line delimits a string, so the quotes bitmap gives the pairs. */
+static int read_json(const unsigned char *block, size_t start, const Masks *m, Span *sp, Span *desc,
+                     int64_t *ts) {
+    size_t n = m->n;
+    const unsigned char *s = block + start;
+    memset(sp, 0, sizeof(Span) * NJKEYS);
+    if (n < 2 || s[n - 1] != '}' || memchr(s, '\\', n)) return 0;
+    for (size_t i = 1;;) {
+        if (i >= n || s[i] != '"') return 0;
+        size_t key_end = next_bit(m->quotes, i + 1, n);
+        if (key_end + 2 >= n || s[key_end + 1] != ':' || s[key_end + 2] != '"') return 0;
+        size_t value = key_end + 3, value_end = next_bit(m->quotes, value, n);
+        if (value_end >= n) return 0;
+        int k = json_key(s + i + 1, key_end - i - 1);
+        if (k >= 0) { /* the last of repeated keys wins, as in a JSON path */
+            sp[k].off = (uint32_t)(start + value);
+            sp[k].len = (uint32_t)(value_end - value);
+            sp[k].present = value_end > value;
+        }
+        i = value_end + 1;
+        if (i < n && s[i] == ',') { i++; continue; }
+        if (i == n - 1) break; /* the closing '}' */
+        return 0;
+    }
+    Span time = sp[J_TIME];
+    const unsigned char *t = block + time.off;
+    if (time.len < 23 || !parse_stamp(t, time.len, ts, 'T', '.')) return 0; /* what follows is ignored */
+    for (int d = 0; d < NDESC; d++) desc[d] = sp[DESC_KEYS[d]];
+    Span source = sp[J_PATH].present ? path_part(block, sp[J_PATH]) : (Span){0};
+    if (source.present) desc[D_SOURCE] = source; /* from the path, else source_tag */
+    desc[D_CLIENT_ID] = sp[J_REMOTE];
+    desc[D_USER_AGENT] = sp[J_AGENT]; /* agent, else x_useragent, else x_user_agent */
+    if (!desc[D_USER_AGENT].present) desc[D_USER_AGENT] = sp[K_USERAGENT];
+    if (!desc[D_USER_AGENT].present) desc[D_USER_AGENT] = sp[K_USER_AGENT];
+    return 1;
+}
+
+/* one line: 1 if it became an event, 0 if it is slow */
+static int scan_line(Scan *r, const unsigned char *block, size_t size, size_t start, const Masks *m,
+                     uint32_t index) {
+    Span sp[NJKEYS], desc[NDESC];
+    int64_t ts;
+    int read = block[start] == '{' ? read_json(block, start, m, sp, desc, &ts)
+                                   : read_text(block, size, start, m, sp, desc, &ts);
+    if (!read) return 0;
     Span trk = sp[K_TRACKING], tpm = sp[K_TPMID];
     if (!trk.present || !tpm.present) return 0; /* keyless: a reject, built by the general parser */
 
@@ -576,13 +680,8 @@ static int scan_line(Scan *r, const unsigned char *block, size_t size, size_t st
         if (bytes_less(tp, tpm.len, block + st->min_off, st->min_len)) { st->min_off = tpm.off; st->min_len = tpm.len; }
         if (bytes_less(block + st->max_off, st->max_len, tp, tpm.len)) { st->max_off = tpm.off; st->max_len = tpm.len; }
     }
-    Span desc[NDESC];
     uint32_t have = 0;
-    for (int d = 0; d < NDESC; d++) {
-        desc[d] = sp[DESC_KEYS[d]];
-        if (DESC_KEYS[d] == K_USERAGENT && !desc[d].present) desc[d] = sp[K_USER_AGENT];
-        if (desc[d].present) have |= 1u << d;
-    }
+    for (int d = 0; d < NDESC; d++) have |= (uint32_t)desc[d].present << d;
     if (created || (have & ~st->found)) {
         st->found |= have;
         fix_push(&r->at_line, &line, 4, 1);
@@ -812,10 +911,12 @@ PyMODINIT_FUNC PyInit__linescan(void) {
     if (PyType_Ready(&OWNED_TYPE) < 0) return NULL;
     PyObject *module = PyModule_Create(&MODULE);
     if (!module) return NULL;
-    PyObject *keys = PyTuple_New(NKEYS), *desc = PyTuple_New(NDESC);
+    PyObject *keys = PyTuple_New(NKEYS), *desc = PyTuple_New(NDESC), *json = PyTuple_New(NJKEYS);
     for (int k = 0; keys && k < NKEYS; k++) PyTuple_SET_ITEM(keys, k, PyUnicode_FromString(KEY_NAMES[k]));
+    for (int k = 0; json && k < NJKEYS; k++) PyTuple_SET_ITEM(json, k, PyUnicode_FromString(json_key_name(k)));
     for (int d = 0; desc && d < NDESC; d++) PyTuple_SET_ITEM(desc, d, PyUnicode_FromString(DESC_NAMES[d]));
     if (PyModule_AddObject(module, "KEYS", keys) < 0 || PyModule_AddObject(module, "DESCRIBING", desc) < 0 ||
+        PyModule_AddObject(module, "JSON_KEYS", json) < 0 ||
         PyModule_AddIntConstant(module, "SHORT_TRACKING_ID", SHORT_TRACKING_ID) < 0) {
         Py_DECREF(module);
         return NULL;

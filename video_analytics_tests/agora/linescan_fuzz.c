@@ -1,5 +1,5 @@
-/* Memory-safety check of the Agora scanner: random blocks (mostly lines of the usual shape, the rest
- * built from awkward pieces: quotes, '=', NUL, UTF-8, CR, tabs, overlong tokens) are scanned by the
+/* Memory-safety check of the Agora scanner: random blocks (mostly pieces of the usual text and JSON
+ * lines, the rest awkward pieces: quotes, '=', NUL, UTF-8, CR, tabs, overlong tokens) are scanned by the
  * C code directly, compiled with AddressSanitizer and UBSan by test_linescan_memory.py. */
 #define LINESCAN_CORE_ONLY
 #include "../../video_analytics/agora/_linescan.c"
@@ -11,17 +11,25 @@ int main(int argc, char **argv) {
     if (!build_key_table()) return 1;
     const char *usual[] = {"\n2024-03-01 12:00:01,500 - G [INFO]", " x_tracking_id=abc", " x_tpmid=1",
                            " event_type=MediaStarted", " x_video_location=3.5", " x_episode_title=\"a b\""};
+    const char *json[] = {"\n{\"time\":\"2024-03-01T12:00:01.500Z\",\"x_tracking_id\":\"j\",\"x_tpmid\":\"2\"}",
+                          "\n{\"time\":\"2024-03-01T12:00:01.500Z\"", ",\"x_tracking_id\":\"abc\"",
+                          ",\"x_tpmid\":\"1\"", ",\"path\":\"/log/a/b\"", ",\"agent\":\"a b\"", "}",
+                          "{", ",", ":", "\"\"", "\\", "\"time\":\"2024-03-01T12:00:01.5"};
     const char *awkward[] = {"\"", " ", "=", "\n", "]", "] ", "-1.5", "12", "\xc3\xa9", "\t", "\r", "\0",
                              " x_useragent=\"a b\"", " x_after_seek=TRUE", " x_auto=", " x_buffering_length=",
                              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
     size_t n_usual = sizeof usual / sizeof *usual, n_awkward = sizeof awkward / sizeof *awkward;
+    size_t n_json = sizeof json / sizeof *json;
     srand(7);
     size_t events = 0;
     for (int round = 0; round < rounds; round++) {
         size_t cap = 1 + (size_t)rand() % 9000, n = 0;
         unsigned char *block = malloc(cap);
         while (n < cap) {
-            const char *piece = rand() % 3 ? usual[rand() % n_usual] : awkward[rand() % n_awkward];
+            int kind = rand() % 6; /* usual text pieces, JSON pieces, awkward bytes */
+            const char *piece = kind < 3   ? usual[rand() % n_usual]
+                                : kind < 4 ? json[rand() % n_json]
+                                           : awkward[rand() % n_awkward];
             size_t length = piece[0] ? strlen(piece) : 1;
             if (n + length > cap) length = cap - n;
             memcpy(block + n, piece, length);

@@ -15,7 +15,7 @@ from video_analytics.agora.client import LogReader, lines_frame
 from video_analytics.agora.generator import write_day
 
 from .conftest import event, render
-from .test_fast_path import TRICKY
+from .test_fast_path import JSON_LINES, SIMPLE_JSON, TRICKY
 
 BASE = render([event(1.5, "MediaStarted", x_video_location="12", x_buffering_length="40")])[0]
 SHORT = render([event(2, "MediaEnded", x_tracking_id="short-id", x_tpmid="77")])[0]
@@ -58,6 +58,40 @@ EDGE_CASES = [
     " ",
     "2024-03-01 12:00:01,500",
     '{"time": "2024-03-01T12:00:00.000Z", "x_tracking_id": "abc", "x_tpmid": "1"}',
+]
+
+
+JSON = SIMPLE_JSON.replace('"x_video_location":"12"', '"x_video_location":"12","x_buffering_length":"40"')
+JSON_EDGE_CASES = [
+    *JSON_LINES,
+    JSON.replace('"time":"2024-03-01T12:00:01.500Z"', '"time":"2024-03-01T12:00:01.500"'),
+    JSON.replace('"time":"2024-03-01T12:00:01.500Z"', '"time":"2024-03-01 12:00:01,500"'),
+    JSON.replace('"time":"2024-03-01T12:00:01.500Z"', '"time":"2024-03-01T12:00:01Z"'),
+    JSON.replace('"time":"2024-03-01T12:00:01.500Z"', '"time":"2024-02-30T12:00:01.500Z"'),
+    JSON.replace('"time":"2024-03-01T12:00:01.500Z"', '"time":"2024-03-01T12:00:01.5x0Z"'),
+    JSON.replace('"time":"2024-03-01T12:00:01.500Z"', '"time":"2024-03-01T12:00:01.500Zz"'),
+    JSON.replace('"/log/cove-videojs/event"', '"/log/cove-videojs"'),
+    JSON.replace('"/log/cove-videojs/event"', '"log/cove-videojs/event"'),
+    JSON.replace('"/log/cove-videojs/event"', '"/log//event"') + "",
+    JSON.replace('"/log/cove-videojs/event"', '"//x/"'),
+    JSON.replace('"/log/cove-videojs/event"', '""').replace("{", '{"source_tag":"tag",', 1),
+    JSON.replace("{", '{"x_useragent":"ua1","x_user_agent":"ua2",', 1),
+    JSON.replace("{", '{"x_user_agent":"ua2","agent":"ua0",', 1),
+    JSON.replace("{", '{"client_id":"ignored in JSON",', 1),
+    JSON.replace('"remote":"1.2.3.4"', '"remote":""'),
+    JSON.replace('"x_tpmid":"7"', '"x_tpmid":"7","x_tracking_id":"short"'),
+    JSON.replace(',"x_tpmid":"7"', ""),  # keyless
+    JSON.replace('"x_buffering_length":"40"', '"x_buffering_length":"-40"'),  # bad data
+    JSON.replace('"x_buffering_length":"40"', '"x_buffering_length":"4.5"'),
+    JSON.replace('"x_video_location":"12"', '"x_video_location":"1e3"'),
+    JSON.replace('"x_video_location":"12"', '"x_after_seek":"TRUE","x_auto":"true"'),
+    JSON.replace('"event_type":"MediaStarted"', '"event_type":"MediaError"'),
+    JSON.replace('"event_type":"MediaStarted"', '"event_type":""'),
+    JSON.replace("Started", "Démarré"),
+    JSON + " ",
+    "{}",
+    '{"":""}',
+    '{"time":"2024-03-01T12:00:01.500Z"}',
 ]
 
 
@@ -109,6 +143,8 @@ def test_the_scanner_is_built_here():
 
 def test_scanner_reads_the_same_keys_as_the_polars_parser():
     assert set(_linescan.KEYS) == set(transforms.TEXT_KEYS)
+    json_keys = {key for keys in transforms.JSON_FIELDS.values() for key in keys} | {"time", "path"}
+    assert set(_linescan.JSON_KEYS) == json_keys | set(transforms.TEXT_KEYS)
     assert _linescan.DESCRIBING == transforms.DESCRIBING
     assert _linescan.SHORT_TRACKING_ID == transforms.SHORT_TRACKING_ID
 
@@ -142,6 +178,47 @@ def _random_line(rng: random.Random) -> str:
     hour, minute, millis = rng.randint(0, 23), rng.randint(0, 59), rng.randint(0, 999)
     stamp = f"2024-03-01 {hour:02d}:{minute:02d}:{minute:02d},{millis:03d}"
     return f"{stamp} - Goonhilly [INFO] {' '.join(pairs)}".rstrip(" " if rng.random() < 0.5 else "")
+
+
+def test_json_edge_cases_read_as_the_polars_parser_reads_them():
+    scanned = assert_same_answers(JSON_EDGE_CASES)
+    assert 15 < scanned < len(JSON_EDGE_CASES) - 10  # both paths are exercised
+
+
+@pytest.mark.parametrize("line", JSON_EDGE_CASES)
+def test_each_json_edge_case_alone(line):
+    assert_same_answers([line])
+
+
+def _random_json_line(rng: random.Random) -> str:
+    keys = [*transforms.TEXT_KEYS, *_linescan.JSON_KEYS, "x_stream_size", "o"]
+    values = [
+        "",
+        "1",
+        "-3",
+        "0.5",
+        "true",
+        "TRUE",
+        "/log/a/b",
+        "/",
+        "a b",
+        "x=y",
+        "{",
+        "2024-03-01T12:00:01.500Z",
+    ]
+    pairs = [(rng.choice(keys), rng.choice(values)) for _ in range(rng.randint(0, 12))]
+    if rng.random() < 0.8:
+        pairs += [("x_tracking_id", rng.choice(["t1", "a" * 31])), ("x_tpmid", str(rng.randint(1, 3)))]
+        pairs += [("time", rng.choice(["2024-03-01T12:00:01.500Z", "2024-03-01T23:59:59.999Z", "x"]))]
+    rng.shuffle(pairs)
+    line = "{" + ",".join(f'"{key}":"{value}"' for key, value in pairs) + "}"
+    return line.replace(":", ": ", 1) if rng.random() < 0.05 else line
+
+
+def test_random_json_lines_read_as_the_polars_parser_reads_them():
+    rng = random.Random(20261124)
+    lines = [_random_json_line(rng) for _ in range(2000)]
+    assert assert_same_answers(lines) > 500
 
 
 def test_random_lines_read_as_the_polars_parser_reads_them():
