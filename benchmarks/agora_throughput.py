@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/agora_throughput.py --lines 1000000
     .venv/bin/python benchmarks/agora_throughput.py --lines 10000000 --files 4   # peak memory
     .venv/bin/python benchmarks/agora_throughput.py --lines 1000000 --gzip       # incl. decompression
+    .venv/bin/python benchmarks/agora_throughput.py --lines 1000000 --format json  # fluentd JSON lines
 
 Generates N lines with the sandbox generator (in child processes, so their memory does not count)
 into `<dir>/<day>/`, then in this process measures:
@@ -30,23 +31,23 @@ from pathlib import Path
 DAY = date(2024, 3, 1)
 
 
-def _generate(path: str, lines: int, seed: int, compress: bool) -> None:
+def _generate(path: str, lines: int, seed: int, compress: bool, fmt: str) -> None:
     from video_analytics.agora.generator import write_local_file
 
-    write_local_file(path, lines, DAY, seed=seed)
+    write_local_file(path, lines, DAY, seed=seed, fmt=fmt)
     if compress:
         with open(path, "rb") as source, gzip.open(f"{path}.gz", "wb", compresslevel=6) as target:
             shutil.copyfileobj(source, target, 16 * 1024 * 1024)
         os.remove(path)
 
 
-def generate(folder: Path, lines: int, files: int, compress: bool) -> list[Path]:
+def generate(folder: Path, lines: int, files: int, compress: bool, fmt: str) -> list[Path]:
     day = folder / DAY.isoformat()
     day.mkdir(parents=True, exist_ok=True)
     paths = [day / f"player-{n:03d}.log" for n in range(files)]
     context = multiprocessing.get_context("spawn")
     with context.Pool(min(files, os.cpu_count() or 1)) as pool:
-        pool.starmap(_generate, [(str(p), lines // files, 7 + n, compress) for n, p in enumerate(paths)])
+        pool.starmap(_generate, [(str(p), lines // files, 7 + n, compress, fmt) for n, p in enumerate(paths)])
     return sorted(day.glob("*.log*"))
 
 
@@ -75,6 +76,9 @@ def main() -> None:
     )
     parser.add_argument("--dir", default="/tmp/agora_bench")
     parser.add_argument("--gzip", action="store_true", help="gzip the files (measures decompression too)")
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", help="the logger's text lines or fluentd JSON"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the generated logs")
     parser.add_argument(
         "--reuse", action="store_true", help="measure logs kept by an earlier --keep run (and keep them)"
@@ -90,7 +94,7 @@ def main() -> None:
         paths = sorted((folder / DAY.isoformat()).glob("*.log*"))
     else:
         shutil.rmtree(folder, ignore_errors=True)
-        paths = generate(folder, args.lines, args.files, args.gzip)
+        paths = generate(folder, args.lines, args.files, args.gzip, args.format)
     size = sum(p.stat().st_size for p in paths)
     verb = "reused" if args.reuse else "generated"
     kind = "gzipped" if any(p.suffix == ".gz" for p in paths) else "plain"
