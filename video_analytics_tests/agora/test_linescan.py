@@ -149,12 +149,17 @@ def test_scanner_reads_the_same_keys_as_the_polars_parser():
     assert _linescan.SHORT_TRACKING_ID == transforms.SHORT_TRACKING_ID
 
 
-def test_edge_cases_read_as_the_polars_parser_reads_them():
-    scanned = assert_same_answers(EDGE_CASES)
-    assert 20 < scanned < len(EDGE_CASES) - 15  # both paths are exercised
+@pytest.mark.parametrize(
+    ("cases", "scanned_over", "handed_back_over"),
+    [(EDGE_CASES, 20, 15), (JSON_EDGE_CASES, 15, 10)],
+    ids=["text", "json"],
+)
+def test_edge_cases_read_as_the_polars_parser_reads_them(cases, scanned_over, handed_back_over):
+    scanned = assert_same_answers(cases)
+    assert scanned_over < scanned < len(cases) - handed_back_over  # both paths are exercised
 
 
-@pytest.mark.parametrize("line", EDGE_CASES)
+@pytest.mark.parametrize("line", [*EDGE_CASES, *JSON_EDGE_CASES])
 def test_each_edge_case_alone(line):
     assert_same_answers([line])
 
@@ -178,16 +183,6 @@ def _random_line(rng: random.Random) -> str:
     hour, minute, millis = rng.randint(0, 23), rng.randint(0, 59), rng.randint(0, 999)
     stamp = f"2024-03-01 {hour:02d}:{minute:02d}:{minute:02d},{millis:03d}"
     return f"{stamp} - Goonhilly [INFO] {' '.join(pairs)}".rstrip(" " if rng.random() < 0.5 else "")
-
-
-def test_json_edge_cases_read_as_the_polars_parser_reads_them():
-    scanned = assert_same_answers(JSON_EDGE_CASES)
-    assert 15 < scanned < len(JSON_EDGE_CASES) - 10  # both paths are exercised
-
-
-@pytest.mark.parametrize("line", JSON_EDGE_CASES)
-def test_each_json_edge_case_alone(line):
-    assert_same_answers([line])
 
 
 def _random_json_line(rng: random.Random) -> str:
@@ -215,16 +210,14 @@ def _random_json_line(rng: random.Random) -> str:
     return line.replace(":", ": ", 1) if rng.random() < 0.05 else line
 
 
-def test_random_json_lines_read_as_the_polars_parser_reads_them():
+@pytest.mark.parametrize(
+    ("make_line", "count", "scanned_over"),
+    [(_random_line, 3000, 1000), (_random_json_line, 2000, 500)],
+    ids=["text", "json"],
+)
+def test_random_lines_read_as_the_polars_parser_reads_them(make_line, count, scanned_over):
     rng = random.Random(20261124)
-    lines = [_random_json_line(rng) for _ in range(2000)]
-    assert assert_same_answers(lines) > 500
-
-
-def test_random_lines_read_as_the_polars_parser_reads_them():
-    rng = random.Random(20261124)
-    lines = [_random_line(rng) for _ in range(3000)]
-    assert assert_same_answers(lines) > 1000
+    assert assert_same_answers([make_line(rng) for _ in range(count)]) > scanned_over
 
 
 def test_block_edges():
