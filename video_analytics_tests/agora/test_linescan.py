@@ -72,7 +72,7 @@ JSON_EDGE_CASES = [
     JSON.replace('"time":"2024-03-01T12:00:01.500Z"', '"time":"2024-03-01T12:00:01.500Zz"'),
     JSON.replace('"/log/cove-videojs/event"', '"/log/cove-videojs"'),
     JSON.replace('"/log/cove-videojs/event"', '"log/cove-videojs/event"'),
-    JSON.replace('"/log/cove-videojs/event"', '"/log//event"') + "",
+    JSON.replace('"/log/cove-videojs/event"', '"/log//event"'),
     JSON.replace('"/log/cove-videojs/event"', '"//x/"'),
     JSON.replace('"/log/cove-videojs/event"', '""').replace("{", '{"source_tag":"tag",', 1),
     JSON.replace("{", '{"x_useragent":"ua1","x_user_agent":"ua2",', 1),
