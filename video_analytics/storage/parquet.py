@@ -6,14 +6,21 @@ folder). The date column stays inside the files so any reader (polars, DuckDB, p
 Hive partition parsing.
 
 Each file is replaced atomically (temp file + ``os.replace`` locally, one PUT on S3), so a crash or a
-re-run never leaves a half-written or appended partition behind.
+re-run never leaves a half-written or appended partition behind. Local temp files are staged in the
+table's ``.staging/`` folder under a ``.tmp`` suffix, where no reader's pattern (``date=*/*.parquet``,
+``part-*.parquet``, ``**/*.parquet``) looks, even if a SIGKILL leaves one behind; the next write to the
+table removes leftovers whose writer is gone. Files get the mode the umask gives (0644 under 022), so
+other service accounts can read the lake.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import tempfile
+import re
+import secrets
+import socket
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -29,6 +36,11 @@ LAKE_TABLE = "lake_table"  # asset metadata: folder of the table under the root,
 _MAX_PARTITIONS_IN_METADATA = 31
 _KEY = "__lake_partition_key"
 _FETCH_WORKERS = 16
+STAGING_DIR = ".staging"  # per table, beside the date=* folders; no reader pattern looks inside
+TEMP_SUFFIX = ".tmp"
+STALE_TEMP_SECONDS = 6 * 3600  # a temp file of another host is abandoned after this long
+_HOST = socket.gethostname().replace("~", "-")
+_LEGACY_TEMP = re.compile(r"^\.tmp-.*\.parquet$")
 
 
 def resolve_storage_options(root: str, storage_options: Mapping[str, str] | None) -> dict[str, str]:
@@ -68,17 +80,90 @@ def frame_to_bytes(frame: pl.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def _replace_local(data: bytes, path: str) -> None:
-    """Write next to the target then rename: readers see the old file or the new one, never half."""
+def table_folder(path: str) -> str:
+    """The table folder holding a lake file: the parent of ``date=*/`` or of the file itself."""
     folder = os.path.dirname(path)
+    return os.path.dirname(folder) if os.path.basename(folder).startswith("date=") else folder
+
+
+def _staged_name(path: str) -> str:
+    """``<date=D|table>~<host>~<pid>~<random>.tmp``: whose it is, so a sweep knows when it is stale."""
+    partition = os.path.basename(os.path.dirname(path))
+    tag = partition if partition.startswith("date=") else "table"
+    return f"{tag}~{_HOST}~{os.getpid()}~{secrets.token_hex(4)}{TEMP_SUFFIX}"
+
+
+def _writer_is_gone(name: str, now: float, mtime: float) -> bool:
+    """A temp file is stale when its writer on this host has died, or (any host) it is old."""
+    if now - mtime > STALE_TEMP_SECONDS:
+        return True
+    parts = name.removesuffix(TEMP_SUFFIX).split("~")
+    if len(parts) != 4 or parts[1] != _HOST or not parts[2].isdigit():
+        return False
+    pid = int(parts[2])
+    if pid == os.getpid():
+        return False  # another thread of this process may be writing it right now
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, owned by another user
+    return False
+
+
+def sweep_stale_temps(path: str, clock=time.time) -> list[str]:
+    """Remove temp files a killed writer left for the table holding ``path``; returns what went.
+
+    Also removes ``.tmp-*.parquet`` files inside the partition folder: earlier versions staged there,
+    where readers globbing ``*.parquet`` counted them as data.
+    """
+    removed = []
+    staging, now = os.path.join(table_folder(path), STAGING_DIR), clock()
+    candidates = []
+    if os.path.isdir(staging):
+        candidates += [os.path.join(staging, n) for n in os.listdir(staging) if n.endswith(TEMP_SUFFIX)]
+    folder = os.path.dirname(path)
+    if os.path.isdir(folder):
+        candidates += [os.path.join(folder, n) for n in os.listdir(folder) if _LEGACY_TEMP.match(n)]
+    for candidate in candidates:
+        name = os.path.basename(candidate)
+        try:
+            stale = _LEGACY_TEMP.match(name) or _writer_is_gone(name, now, os.stat(candidate).st_mtime)
+            if stale:
+                os.remove(candidate)
+                removed.append(candidate)
+        except FileNotFoundError:
+            continue  # another writer swept it first
+    return removed
+
+
+def _fsync_folder(folder: str) -> None:
+    """Make the rename itself durable (a power cut after it must not bring the old file back)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _replace_local(data: bytes, path: str) -> None:
+    """Stage in the table's ``.staging/`` then rename: readers see the old file or the new one, never
+    half, and never the temp file. ``os.open`` with 0o666 lets the umask set the mode."""
+    folder = os.path.dirname(path)
+    staging = os.path.join(table_folder(path), STAGING_DIR)
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".parquet")
+    os.makedirs(staging, exist_ok=True)
+    sweep_stale_temps(path)
+    tmp = os.path.join(staging, _staged_name(path))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+        _fsync_folder(folder)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
