@@ -50,17 +50,16 @@ def sandbox_env() -> dict[str, str]:
 
 
 def _sql(args: argparse.Namespace) -> int:
+    """Read-only: only queries, only files of the lake; a bad query is one line on stderr, exit 2."""
     import polars as pl
 
     from video_analytics.settings import Settings
-    from video_analytics.storage.warehouse import run_sql
+    from video_analytics.storage.sql_door import query
 
-    database = args.database or Settings.from_env().warehouse_path
-    if not os.path.exists(database):
-        print(f"no warehouse at {database}: run `video-analytics demo` first", file=sys.stderr)
-        return 2
+    settings = Settings.from_env()
+    frame = query(args.database or settings.warehouse_path, args.query, lake_roots=[settings.lake_root])
     with pl.Config(tbl_rows=args.rows, tbl_cols=-1, fmt_str_lengths=60):
-        print(run_sql(database, args.query))
+        print(frame)
     return 0
 
 
