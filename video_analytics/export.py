@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import sys
 from collections.abc import Sequence
 from datetime import date, timedelta
@@ -34,16 +36,52 @@ def export_table(
     if not out.endswith((".csv", ".parquet")):
         raise ValueError(f"{out}: the output must end in .csv or .parquet")
     settings = settings or Settings.from_env()
+    check_table_name(table)
+    _check_outside_lake(out, settings.lake_root)
     frame = read_table(settings.lake_root, table, start=start, end=end)
     if channels:
         frame = _only_channels(frame, table, channels)
     _warn_missing_days(settings.lake_root, table, first, last, warn)
     frame = frame.sort([c for c in ("date", "channel", "account_id", "video_id") if c in frame.columns])
-    if out.endswith(".csv"):
-        frame.write_csv(out)
-    else:
-        frame.write_parquet(out)
+    _write_atomic(frame, out)
     return frame.height
+
+
+def check_table_name(table: str) -> None:
+    """A lake table is a folder path under the root (``a`` or ``a/b``): no ``..``, no absolute or
+    hidden parts, so an export can only ever read the lake's own tables."""
+    parts = table.split("/")
+    if not table or table.startswith("/") or "\\" in table or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"table {table!r} is not a lake table name (e.g. daily_video_metrics or a/b)")
+    if any(p.startswith((".", "_")) for p in parts):
+        raise ValueError(f"table {table!r}: names starting with '.' or '_' are the lake's own folders")
+
+
+def _check_outside_lake(out: str, lake_root: str) -> None:
+    """An export written into the lake would be read back as data (or replace a partition)."""
+    if "://" in lake_root:
+        inside = out.rstrip("/").startswith(lake_root.rstrip("/") + "/")
+    else:
+        root = os.path.realpath(lake_root)
+        inside = os.path.commonpath([root, os.path.realpath(out)]) == root
+    if inside:
+        raise ValueError(f"{out} is inside the lake ({lake_root}); write the export somewhere else")
+
+
+def _write_atomic(frame: pl.DataFrame, out: str) -> None:
+    """Write beside OUT then rename: a failed export never leaves a half file under OUT's name."""
+    folder, name = os.path.split(os.path.abspath(out))
+    tmp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
+    try:
+        if out.endswith(".csv"):
+            frame.write_csv(tmp)
+        else:
+            frame.write_parquet(tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def _only_channels(frame: pl.DataFrame, table: str, channels: Sequence[str]) -> pl.DataFrame:
