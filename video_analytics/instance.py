@@ -20,6 +20,8 @@ from dagster._core.storage.base_storage import DagsterStorage
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
 
+from video_analytics.settings import SettingsError
+
 PG_URL_ENV = "VIDEO_ANALYTICS_PG_URL"
 
 
@@ -47,12 +49,37 @@ class EnvSelectedStorage(DagsterStorage, ConfigurableClass):
 def _postgres(url: str, env_var: str) -> DagsterStorage:
     # Imported lazily so SQLite-only installs never need psycopg2.
     from dagster_postgres import DagsterPostgresStorage
+    from dagster_postgres.utils import DagsterPostgresException
+    from sqlalchemy.exc import SQLAlchemyError
 
     # inst_data points at the env var, not the URL, so the password never gets serialized.
     data = ConfigurableClassData(
         "dagster_postgres", "DagsterPostgresStorage", yaml.dump({"postgres_url": {"env": env_var}})
     )
-    return DagsterPostgresStorage(postgres_url=with_psycopg2_driver(url), inst_data=data)
+    try:
+        return DagsterPostgresStorage(postgres_url=with_psycopg2_driver(url), inst_data=data)
+    except (DagsterPostgresException, SQLAlchemyError) as exc:
+        raise SettingsError(unreachable_message(url, env_var, exc)) from None
+
+
+def unreachable_message(url: str, env_var: str, exc: BaseException) -> str:
+    """One line naming the setting, the server (password hidden) and PostgreSQL's own reason."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    cause: BaseException = exc
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    cause = getattr(cause, "orig", None) or cause
+    reason = next((line.strip() for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        shown = "(not a database URL)"
+    return (
+        f"{env_var}: cannot use the PostgreSQL instance storage at {shown}: {reason}. Start the server "
+        f"or fix {env_var}; unset it to keep runs in SQLite under $DAGSTER_HOME."
+    )
 
 
 def with_psycopg2_driver(url: str) -> str:

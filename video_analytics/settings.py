@@ -8,12 +8,14 @@ they never appear in run config, logs or metadata.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from datetime import date
 
 PROFILES = ("sandbox", "production")
 STORAGE_TARGETS = ("parquet", "bigquery", "redshift")
+SECRETS_CHECKS = ("load", "run")
 
 #: The five accounts of the Brightcove reporting runbook (channel name -> account id).
 DEFAULT_BRIGHTCOVE_ACCOUNTS: dict[str, str] = {
@@ -65,6 +67,9 @@ class Settings:
     start_date: str = "2023-01-01"
     storage: str = "parquet"
     brightcove_accounts: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_BRIGHTCOVE_ACCOUNTS))
+    #: "load": outside the sandbox, definitions refuse to load while a resource's EnvVar is unset;
+    #: "run": leave it to run launch (deployments where only run workers hold the secrets).
+    secrets_check: str = "load"
 
     @property
     def is_sandbox(self) -> bool:
@@ -90,4 +95,21 @@ class Settings:
             start_date=_date("VIDEO_ANALYTICS_START_DATE", "2023-01-01"),
             storage=_choice("VIDEO_ANALYTICS_STORAGE", "parquet", STORAGE_TARGETS),
             brightcove_accounts=_accounts("BRIGHTCOVE_ACCOUNTS"),
+            secrets_check=_choice("VIDEO_ANALYTICS_SECRETS_CHECK", "load", SECRETS_CHECKS),
         )
+
+
+def env_number(name: str, *, integer: bool = False) -> float | int | None:
+    """A positive number from the environment, ``None`` when unset; a typo names its variable
+    (``float('abc')`` alone says neither which setting nor what to do)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    kind = "a whole number" if integer else "a number"
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not {kind}; set {kind} above 0, or unset it") from None
+    if not math.isfinite(value) or value <= 0:
+        raise SettingsError(f"{name}={raw!r} must be above 0; set {kind} above 0, or unset it")
+    return value

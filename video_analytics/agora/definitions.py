@@ -13,7 +13,7 @@ import dagster as dg
 from video_analytics.agora import assets
 from video_analytics.agora.resources import AgoraLogsResource
 from video_analytics.demo_steps import DemoStep
-from video_analytics.settings import Settings, SettingsError
+from video_analytics.settings import Settings, SettingsError, env_number
 
 DEMO_LINES_PER_DAY = 200_000
 
@@ -66,7 +66,7 @@ def prepare_demo(days: list[date]) -> dict[str, str]:
     from video_analytics.agora.client import LogReader
 
     root = demo_log_root()
-    lines = int(os.environ.get("AGORA_DEMO_LINES", DEMO_LINES_PER_DAY))
+    lines = env_number("AGORA_DEMO_LINES", integer=True) or DEMO_LINES_PER_DAY
     options = storage_options()
     reader = LogReader(root, options)
     missing = [day for day in days if not reader.day_files(day)]

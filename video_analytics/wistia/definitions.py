@@ -7,7 +7,7 @@ import os
 import dagster as dg
 
 from video_analytics.demo_steps import DemoStep
-from video_analytics.settings import Settings
+from video_analytics.settings import Settings, env_number
 from video_analytics.storage.glue import GlueCatalogedParquetIOManager
 from video_analytics.storage.parquet import ParquetLakeIOManager
 from video_analytics.storage.redshift import redshift_io_manager_from_env
@@ -35,8 +35,8 @@ def resource() -> WistiaResource:
     options: dict[str, object] = {}
     if os.environ.get("WISTIA_BASE_URL"):
         options["base_url"] = os.environ["WISTIA_BASE_URL"]
-    if os.environ.get("WISTIA_REQUESTS_PER_MINUTE"):
-        options["requests_per_minute"] = float(os.environ["WISTIA_REQUESTS_PER_MINUTE"])
+    if (pace := env_number("WISTIA_REQUESTS_PER_MINUTE")) is not None:
+        options["requests_per_minute"] = pace
     return WistiaResource(api_token=dg.EnvVar("WISTIA_API_TOKEN"), **options)
 
 
