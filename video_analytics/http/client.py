@@ -36,6 +36,8 @@ _RETRYABLE_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemotePro
 _UNSENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
 _THROTTLE_STATUSES = (429, 503)
 _AUTH_STATUSES = (401, 403)
+#: New tokens one request may ask for after 401/403 answers before the error is final.
+MAX_AUTH_REFRESHES = 3
 
 Decoder = Callable[[httpx.Response], Any]
 
@@ -213,17 +215,16 @@ class ApiClient:
     # -- retry loop ------------------------------------------------------------------------------
 
     def _execute(self, call: _Call, decode: Decoder) -> Any:
-        refreshed = False
+        refreshes = 0
         attempt = 0
+        endpoint = self._http.build_request(call.method, call.path).url.path
         while True:
             attempt += 1
-            request = self._build(call)
-            outcome = self._attempt(request, decode)
+            outcome = self._attempt(call, decode)
             if not isinstance(outcome, _Failure):
                 return outcome
-            endpoint = request.url.path
-            if outcome.auth and call.use_auth and self.auth is not None and not refreshed:
-                refreshed = True  # one fresh-token retry, not counted against the backoff budget
+            if self._may_refresh(outcome, call, refreshes):
+                refreshes += 1  # a fresh-token retry, not counted against the backoff budget
                 attempt -= 1
                 self.auth.invalidate()
                 self._note_retry(call.method, endpoint, f"{outcome.label}, refreshing credentials", 0.0)
@@ -246,6 +247,12 @@ class ApiClient:
             self._note_retry(call.method, endpoint, outcome.label, wait)
             self._sleep(wait)
 
+    def _may_refresh(self, outcome: _Failure, call: _Call, refreshes: int) -> bool:
+        """Each 401/403 earns a new token and a retry, up to ``MAX_AUTH_REFRESHES`` per request: a
+        vendor that revokes tokens every second may reject the fresh one too, while credentials that
+        are really refused still fail after a few cheap, sleep-free attempts."""
+        return outcome.auth and call.use_auth and self.auth is not None and refreshes < MAX_AUTH_REFRESHES
+
     def _wait(self, outcome: _Failure, attempt: int) -> float:
         if outcome.retry_after is not None:
             return self.retry.honour_retry_after(outcome.retry_after)
@@ -261,9 +268,9 @@ class ApiClient:
             call.method, call.path, params=params or None, json=call.json, data=call.data, headers=headers
         )
 
-    def _attempt(self, request: httpx.Request, decode: Decoder) -> Any:
+    def _attempt(self, call: _Call, decode: Decoder) -> Any:
         try:
-            response = self._send(request)
+            response = self._send(call)
         except httpx.HTTPError as exc:
             detail = self._detail(f"{type(exc).__name__}: {exc}")
             retryable = isinstance(exc, _RETRYABLE_ERRORS)
@@ -273,9 +280,12 @@ class ApiClient:
             return self._decode(response, decode)
         return self._classify(response)
 
-    def _send(self, request: httpx.Request) -> httpx.Response:
+    def _send(self, call: _Call) -> httpx.Response:
+        """Wait for the rate limit first and only then take the token: a token fetched before a long
+        wait in the bucket could expire (or be revoked) before the request leaves."""
         if self._bucket is not None:
             self._bucket.acquire()
+        request = self._build(call)
         self.counters.add("requests")
         with self._slots:
             response = self._http.send(request)

@@ -15,6 +15,7 @@ from video_analytics.http import (
     RetryPolicy,
     redact,
 )
+from video_analytics.http.client import MAX_AUTH_REFRESHES
 from video_analytics_tests.http.conftest import Reply
 
 SECRET = "s3cr3t-Client-Value"
@@ -97,7 +98,7 @@ def test_401_refreshes_once_then_succeeds(server, make_client, sleeps):
     assert client.counters.retries == 1
 
 
-def test_second_401_raises_auth_error(server, make_client):
+def test_401_that_persists_raises_auth_error_after_a_few_fresh_tokens(server, make_client, sleeps):
     server.on("POST", "/v4/access_token", _token_replies())
     server.on("GET", "/v1/videos", Reply(401, [{"error_code": "UNAUTHORIZED", "message": "nope"}]))
     client = make_client("brightcove-cms", auth=_oauth(server))
@@ -105,8 +106,50 @@ def test_second_401_raises_auth_error(server, make_client):
         client.get_json("/v1/videos")
     assert info.value.status == 401
     assert "brightcove-cms GET /v1/videos failed with HTTP 401" in str(info.value)
-    assert len(server.hits("/v1/videos")) == 2
-    assert len(server.hits("/v4/access_token")) == 2
+    assert len(server.hits("/v1/videos")) == MAX_AUTH_REFRESHES + 1
+    assert len(server.hits("/v4/access_token")) == MAX_AUTH_REFRESHES + 1
+    assert sleeps == []
+
+
+def test_each_401_gets_a_fresh_token_when_tokens_are_revoked_again_and_again(server, make_client, sleeps):
+    """A vendor revoking tokens every second may reject the new token too: each 401 is one refresh."""
+    server.on("POST", "/v4/access_token", _token_replies())
+    revoked = Reply(401, [{"error_code": "UNAUTHORIZED", "message": "Permission denied."}])
+    server.on("GET", "/v1/videos", revoked, revoked, revoked, _echo_auth)
+    client = make_client("brightcove-cms", auth=_oauth(server))
+    assert client.get_json("/v1/videos") == {"auth": "Bearer tok-4"}
+    sent = [hit.headers["Authorization"] for hit in server.hits("/v1/videos")]
+    assert sent == ["Bearer tok-1", "Bearer tok-2", "Bearer tok-3", "Bearer tok-4"]
+    assert sleeps == [] and client.counters.retries == 3
+
+
+def test_the_token_is_taken_after_the_rate_limit_wait_not_before(server, make_client):
+    """Tokens live one (fake) second; the rate limit holds each request two. A token attached before
+    the wait would always arrive expired; taken after it, every request carries a live one."""
+    clock = FakeClock()
+    issued: dict[str, float] = {}
+    numbers = count(1)
+
+    def token(seen):
+        name = f"tok-{next(numbers)}"
+        issued[name] = clock.now
+        return Reply(200, {"access_token": name, "expires_in": 1})
+
+    def videos(seen):
+        name = seen.headers["Authorization"].removeprefix("Bearer ")
+        if clock.now - issued[name] >= 1:
+            return Reply(401, [{"error_code": "UNAUTHORIZED", "message": "Permission denied."}])
+        return Reply(200, {"auth": name})
+
+    def wait(seconds: float) -> None:
+        clock.now += seconds
+
+    server.on("POST", "/v4/access_token", *[token] * 8)
+    server.on("GET", "/v1/videos", *[videos] * 8)
+    auth = _oauth(server, clock=clock, refresh_margin=0.5)
+    client = make_client("brightcove-cms", auth=auth, rate_limit=0.5, rate_burst=1, sleep=wait)
+    assert [client.get_json("/v1/videos")["auth"] for _ in range(3)] == ["tok-1", "tok-2", "tok-3"]
+    assert client.counters.retries == 0
 
 
 def test_token_endpoint_rejection_is_auth_error_without_secret(server, make_client, caplog):
