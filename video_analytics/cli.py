@@ -17,24 +17,39 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+#: `dagster dev` warns that `dg dev` supersedes it on every start; `dg` is not one of our dependencies.
+QUIET_DAGSTER_DEV = "ignore:Function `dev_command` is superseded"
+
+
 def _ui(args: argparse.Namespace) -> int:
     """The Dagster UI against the sandbox, which lives as long as the UI does."""
     from video_analytics.demo import prepare_dagster_home
     from video_analytics.sandbox import Sandbox
+    from video_analytics.settings import Settings
 
-    prepare_dagster_home()
+    home = prepare_dagster_home()
     os.environ.setdefault("VIDEO_ANALYTICS_PROFILE", "sandbox")
-    dagster = str(Path(sys.executable).with_name("dagster"))
-    command = [dagster, "dev", "-m", "video_analytics.definitions", "-h", args.host, "-p", str(args.port)]
+    command = dagster_dev_command(args.host, args.port, os.getcwd())
+    quiet = {"PYTHONWARNINGS": ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), QUIET_DAGSTER_DEV]))}
     if os.environ["VIDEO_ANALYTICS_PROFILE"] != "sandbox":
-        return subprocess.call(command)
+        return subprocess.call(command, env={**os.environ, **quiet})
+    # Started in DAGSTER_HOME, so `dagster dev` does not warn that the repo's dagster.yaml in the
+    # working folder "will not be used" (a copy of it in DAGSTER_HOME is); the lake stays where it was.
+    lake = {"VIDEO_ANALYTICS_DATA_DIR": Settings.from_env().lake_root}
     with Sandbox() as sandbox:
-        env = {**sandbox_env(), **os.environ, **sandbox.env()}
+        env = {**sandbox_env(), **os.environ, **sandbox.env(), **lake, **quiet}
         print(f"sandbox up; Dagster UI on http://{args.host}:{args.port}", flush=True)
         try:
-            return subprocess.call(command, env=env)
+            return subprocess.call(command, env=env, cwd=home)
         except KeyboardInterrupt:
             return 0
+
+
+def dagster_dev_command(host: str, port: int, working_directory: str) -> list[str]:
+    """`dagster dev` on our definitions; ``-d`` keeps module loading where the user started."""
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    target = ["-m", "video_analytics.definitions", "-d", working_directory]
+    return [dagster, "dev", *target, "-h", host, "-p", str(port)]
 
 
 def sandbox_env() -> dict[str, str]:
@@ -79,26 +94,41 @@ def _redshift_ddl(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("video-analytics")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="video-analytics", description=__doc__)
-    commands = root.add_subparsers(dest="command", required=True)
+    root.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = commands.add_parser("demo", help="run every asset on the sandbox and build the warehouse")
     demo.add_argument("--days", type=int, default=14, help="days of daily partitions (ending yesterday)")
     demo.set_defaults(run=_demo)
     ui = commands.add_parser("ui", help="the Dagster UI against the sandbox")
-    ui.add_argument("--host", default="127.0.0.1")
-    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--host", default="127.0.0.1", help="address the UI listens on (default: %(default)s)")
+    ui.add_argument("--port", type=int, default=3000, help="port the UI listens on (default: %(default)s)")
     ui.set_defaults(run=_ui)
-    sql = commands.add_parser("sql", help="query the DuckDB warehouse")
-    sql.add_argument("query")
+    sql = commands.add_parser(
+        "sql",
+        help="query the DuckDB warehouse (read-only)",
+        description="Run SELECT queries against the warehouse views over the lake. Read-only: statements "
+        "that write (COPY, ATTACH, EXPORT, SET, ...) are refused and only files of the lake can be read.",
+    )
+    sql.add_argument("query", help='SQL to run, e.g. "SELECT count(*) FROM daily_video_metrics"')
     sql.add_argument("--database", help="DuckDB file (default: <data dir>/warehouse.duckdb)")
-    sql.add_argument("--rows", type=int, default=50)
+    sql.add_argument("--rows", type=int, default=50, help="rows to print at most (default: %(default)s)")
     sql.set_defaults(run=_sql)
     export = commands.add_parser("export", help="one CSV or Parquet file from a lake table over a date range")
-    export.add_argument("table")
-    export.add_argument("out", help="OUT.csv or OUT.parquet")
-    export.add_argument("--start", required=True)
-    export.add_argument("--end", required=True)
+    export.add_argument("table", help="lake table, e.g. daily_video_metrics (a folder under the data dir)")
+    export.add_argument("out", help="OUT.csv or OUT.parquet, outside the data dir")
+    export.add_argument("--start", required=True, help="first day, YYYY-MM-DD (inclusive)")
+    export.add_argument("--end", required=True, help="last day, YYYY-MM-DD (inclusive)")
     export.add_argument(
         "--channel", action="append", help="keep this channel (repeat for several, e.g. the research group)"
     )
