@@ -21,6 +21,8 @@ demo: install
 
 test: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	VIRTUAL_ENV=$(abspath $(VENV)) DAGSTER_HOME=$$(mktemp -d) $(BIN)/dg check defs
 	$(BIN)/pytest -n 2
 
 ui: install
