@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from collections import Counter
 from datetime import date, timedelta
 
@@ -13,6 +12,7 @@ import pytest
 
 from video_analytics.brightcove.simulator import BrightcoveKnobs
 from video_analytics.sandbox import Faults, Sandbox
+from video_analytics_tests.support import wait_until
 
 TODAY = date(2025, 6, 15)
 ACCOUNT = "1197194721001"
@@ -288,17 +288,17 @@ def test_tied_rows_shuffle_but_unique_sort_is_stable(bc):
 
 
 def test_identical_inflight_query_gets_429(bc):
-    bc.sim.faults.update(latency=0.5)
+    bc.sim.faults.update(latency=2.0)  # the first query stays in flight while the second arrives
     results: list[httpx.Response] = []
 
     def call() -> None:
         results.append(bc.data(dimensions="video", **OLD))
 
-    threads = [threading.Thread(target=call) for _ in range(2)]
-    for t in threads:
-        t.start()
-        time.sleep(0.1)
-    for t in threads:
+    first, second = (threading.Thread(target=call) for _ in range(2))
+    first.start()
+    wait_until(lambda: bc.sim._inflight, "the first query to be in flight")
+    second.start()
+    for t in (first, second):
         t.join()
     assert sorted(r.status_code for r in results) == [200, 429]
     body = next(r for r in results if r.status_code == 429).json()[0]
