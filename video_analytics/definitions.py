@@ -7,6 +7,7 @@ import dagster as dg
 from video_analytics.agora import definitions as agora
 from video_analytics.brightcove import definitions as brightcove
 from video_analytics.dailymotion import definitions as dailymotion
+from video_analytics.policies import apply_house_policies, automation_sensor
 from video_analytics.required_env import require_env_vars
 from video_analytics.settings import Settings
 from video_analytics.storage.parquet import ParquetLakeIOManager
@@ -25,11 +26,11 @@ def io_manager(settings: Settings) -> dg.ConfigurableIOManager:
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
-    shared = dg.Definitions(resources={"io_manager": io_manager(settings)})
-    defs = dg.Definitions.merge(shared, *(source.build(settings) for source in SOURCES))
+    shared = dg.Definitions(resources={"io_manager": io_manager(settings)}, sensors=[automation_sensor])
+    merged = dg.Definitions.merge(shared, *(source.build(settings) for source in SOURCES))
     if not settings.is_sandbox and settings.secrets_check == "load":
-        require_env_vars(defs.resources, settings.profile)
-    return defs
+        require_env_vars(merged.resources, settings.profile)
+    return apply_house_policies(merged, settings.owners)
 
 
 defs = build_definitions()
