@@ -63,6 +63,7 @@ def io_manager(settings: Settings) -> dg.ConfigurableIOManager:
 def build(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=assets.assets,
+        asset_checks=assets.asset_checks,
         sensors=assets.sensors,
         resources={"dailymotion": resource(settings), assets.IO_MANAGER_KEY: io_manager(settings)},
     )
@@ -106,6 +107,7 @@ def run_demo_step(
         )
         result = sensor(context)
         cursor = result.cursor
+        assets.record_asset_events(instance, result)
         for request in result.run_requests or []:
             run = job.execute_in_process(
                 instance=instance,
