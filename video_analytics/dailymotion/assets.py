@@ -224,7 +224,8 @@ def _hours_inside_check(outside: int) -> dg.AssetCheckResult:
 @dg.multi_asset_check(
     specs=HOURLY_CHECKS,
     ins={"hourly": dg.AssetIn(HOURLY)},
-    description="Judges the rows the run just wrote, and the report as downloaded (from the load's metadata).",
+    description="Judges the rows the run just wrote, and the report as downloaded (from the load's "
+    "metadata).",
 )
 def dm_hourly_reports_checks(
     context: dg.AssetCheckExecutionContext, dailymotion: DailyMotionResource, hourly: pl.DataFrame

@@ -457,7 +457,8 @@ def _say_why_loaded_days_are_asked(
     if settling:
         result.log.append(
             f"re-pulling {_span(settling)}: loaded from a report asked before the day settled "
-            f"({config.settle_hours:g} h after its end, UTC; the last {config.settle_days} day(s) are re-pulled once)"
+            f"({config.settle_hours:g} h after its end, UTC; the last {config.settle_days} day(s) are "
+            "re-pulled once)"
         )
     if requested:
         result.log.append(f"re-pulling {_span(requested)}: already loaded, asked for again")
