@@ -25,6 +25,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import polars as pl
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluation,
+    AssetCheckEvaluationTargetMaterializationData,
+)
 from dagster._core.storage.tags import (
     AUTO_RETRY_RUN_ID_TAG,
     MAX_RETRIES_TAG,
@@ -230,29 +234,67 @@ def _hours_inside_check(outside: int) -> dg.AssetCheckResult:
 def dm_hourly_reports_checks(
     context: dg.AssetCheckExecutionContext, dailymotion: DailyMotionResource, hourly: pl.DataFrame
 ) -> Iterator[dg.AssetCheckResult]:
+    """One result per check and day, against that day's materialization in this run, so a bad day
+    marks that day; then the run's overall result (Dagster maps a check output of a multi-day run to
+    no partition)."""
     days = run_days(context.run.tags)
-    raw = _load_metadata(context.instance, context.run.run_id)
-    yield from hourly_checks(hourly, days, dailymotion.view_through_rate_max, raw)
+    raw, targets = _load_facts(context.instance, context.run.run_id)
+    vtr_max = dailymotion.view_through_rate_max
+    if len(days) > 1:
+        for day in days:
+            rows = hourly.filter(pl.col("day") == day)
+            for result in hourly_checks(rows, [day], vtr_max, raw):
+                context.op_execution_context.log_event(_day_evaluation(result, day, targets))
+    yield from hourly_checks(hourly, days, vtr_max, raw)
 
 
-def run_days(tags: dict[str, str]) -> list[date]:
+def _day_evaluation(
+    result: dg.AssetCheckResult,
+    day: date,
+    targets: Mapping[str, AssetCheckEvaluationTargetMaterializationData],
+) -> AssetCheckEvaluation:
+    blocking = next(spec.blocking for spec in HOURLY_CHECKS if spec.name == result.check_name)
+    return AssetCheckEvaluation(
+        asset_key=HOURLY,
+        check_name=result.check_name,
+        passed=result.passed,
+        metadata=result.metadata,
+        target_materialization_data=targets.get(day.isoformat()),
+        severity=result.severity,
+        description=result.description,
+        blocking=blocking,
+        partition=day.isoformat(),
+    )
+
+
+def run_days(tags: Mapping[str, str]) -> list[date]:
     if RANGE_START_TAG in tags:
         return scheduling.days_of(tags[RANGE_START_TAG], tags[RANGE_END_TAG])
     return [date.fromisoformat(tags["dagster/partition"])]
 
 
-def _load_metadata(instance: dg.DagsterInstance, run_id: str) -> dict[str, int]:
-    """The report's raw figures, as the load step of this run recorded them."""
+def _load_facts(
+    instance: dg.DagsterInstance, run_id: str
+) -> tuple[dict[str, int], dict[str, AssetCheckEvaluationTargetMaterializationData]]:
+    """The report's raw figures as this run's load step recorded them, and each day's materialization."""
     records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+    raw: dict[str, int] | None = None
+    targets = {}
     for record in records:
         materialization = record.event_log_entry.asset_materialization
-        if materialization is not None and materialization.asset_key == HOURLY:
-            metadata = materialization.metadata
-            return {
-                "duplicate_rows": int(metadata["duplicate_rows_collapsed"].value),
-                "rows_outside_days": 0,  # the load fails before writing when any row is outside
-            }
-    raise dg.Failure(f"run {run_id} has no dm_hourly_reports materialization to check")
+        if materialization is None or materialization.asset_key != HOURLY:
+            continue
+        raw = {
+            "duplicate_rows": int(materialization.metadata["duplicate_rows_collapsed"].value),
+            "rows_outside_days": 0,  # the load fails before writing when any row is outside
+        }
+        if materialization.partition:
+            targets[materialization.partition] = AssetCheckEvaluationTargetMaterializationData(
+                storage_id=record.storage_id, run_id=run_id, timestamp=record.timestamp
+            )
+    if raw is None:
+        raise dg.Failure(f"run {run_id} has no dm_hourly_reports materialization to check")
+    return raw, targets
 
 
 def hourly_checks(

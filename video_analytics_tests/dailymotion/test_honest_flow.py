@@ -66,7 +66,7 @@ def test_a_request_shows_its_days_pending_then_one_load_run_linked_to_the_reques
     assert {(r.key.name, r.partition) for r in history if r.partition} == {
         (key.name, day) for key in CHECK_KEYS for day in ("2024-02-01", "2024-02-02")
     }  # one result per check and day
-    assert all(r.status.value == "SUCCEEDED" for r in history)
+    assert all(r.status.value == "SUCCEEDED" for r in history), [(r.partition, r.status) for r in history]
 
 
 def test_dm_report_requests_is_upstream_of_dm_hourly_reports():
