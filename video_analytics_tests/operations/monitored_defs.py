@@ -12,6 +12,7 @@ import dagster as dg
 
 MARKERS_ENV = "VA_TEST_MARKERS"
 RELEASE = "release"
+PHASE_TAG = "test/phase"  # runs of one test phase wait for that phase's release file
 BLOCK_SECONDS = 120.0
 
 
@@ -20,7 +21,8 @@ def vendor_call(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     markers = Path(os.environ[MARKERS_ENV])
     (markers / f"{context.run.run_id}.pid").write_text(str(os.getpid()))
     deadline = time.monotonic() + BLOCK_SECONDS
-    while not (markers / RELEASE).exists():  # a blocker, not a clock: the test kills or releases it
+    release = markers / f"{RELEASE}-{context.run.tags.get(PHASE_TAG, '')}"
+    while not release.exists():  # a blocker, not a clock: the test kills or releases it
         if time.monotonic() > deadline:
             raise TimeoutError("never released")
         time.sleep(0.05)
