@@ -63,7 +63,28 @@ REQUEST_RUN_TAG = "dailymotion/request_run"
 #: A load run whose worker died (host crash, SIGKILL) is retried by the daemon (`run_retries` in
 #: dagster.yaml); a run that failed on its data is not: the sensor counts it and asks again.
 LOAD_RUN_RETRIES = "2"
-JOURNAL_KEY = f"video_analytics/{SENSOR_NAME}/state"
+EARNINGS = dg.AssetKey("dm_daily_earnings")
+EARNINGS_SENSOR_NAME = "dailymotion_earnings_sensor"
+
+
+@dataclass(frozen=True)
+class ReportFlow:
+    """One kind of DailyMotion report, served by its own sensor through the same scheduler: the
+    asset it loads (whose partitions say which days are done) and the run that loads it."""
+
+    sensor_name: str
+    target: dg.AssetKey
+    selection: tuple[dg.AssetKey, ...]
+    kind: str  # "audience" | "earnings": which metrics and dimensions (see DailyMotionResource)
+
+    @property
+    def journal_key(self) -> str:
+        return f"video_analytics/{self.sensor_name}/state"
+
+
+AUDIENCE_FLOW = ReportFlow(SENSOR_NAME, HOURLY, (HOURLY, DAILY), "audience")
+EARNINGS_FLOW = ReportFlow(EARNINGS_SENSOR_NAME, EARNINGS, (EARNINGS,), "earnings")
+JOURNAL_KEY = AUDIENCE_FLOW.journal_key
 
 
 class ReportRunConfig(dg.Config):
@@ -126,14 +147,21 @@ def dm_hourly_reports(
 ) -> Iterator[dg.Output]:
     days = partition_days(context)
     if not config.report_token:
-        _record_request(context, days)
+        record_request(context, days)
         return
     token = config.report_token[:8]
     with dailymotion.client() as client:
         links = _report_links(client, config.report_token)
         context.log.info(f"report {token}: {len(links)} file(s) for {days[0]}..{days[-1]}")
         frames = [
-            _download(context, client, link, dailymotion, f"file {i + 1}/{len(links)}")
+            _download(
+                context,
+                client,
+                link,
+                dailymotion.dimensions,
+                dailymotion.metrics,
+                f"file {i + 1}/{len(links)}",
+            )
             for i, link in enumerate(links)
         ]
         counters = client.counters()
@@ -182,18 +210,23 @@ class DailyMotionReportNotReady(Exception):
     """The run's report is no longer downloadable (expired after 48 h, or unknown to DailyMotion)."""
 
 
-def _record_request(context: dg.AssetExecutionContext, days: list[date]) -> None:
+def record_request(
+    context: dg.AssetExecutionContext,
+    days: list[date],
+    target: dg.AssetKey = HOURLY,
+    sensor_name: str = SENSOR_NAME,
+) -> None:
     """A run without links: write the wanted range to the event log for the sensor, materialize nothing
     (the checks' step is skipped: there is nothing to check)."""
     context.log_event(
         dg.AssetObservation(
-            asset_key=HOURLY,
+            asset_key=target,
             metadata={"requested_start": days[0].isoformat(), "requested_end": days[-1].isoformat()},
         )
     )
     context.log.info(
-        f"dm_hourly_reports {days[0]}..{days[-1]}: requested. {SENSOR_NAME} asks DailyMotion for these days "
-        "and materializes them when the reports are ready (make sure the sensor is running)."
+        f"{target.to_user_string()} {days[0]}..{days[-1]}: requested. {sensor_name} asks DailyMotion for "
+        "these days and materializes them when the reports are ready (make sure the sensor is running)."
     )
 
 
@@ -201,14 +234,15 @@ def _download(
     context: dg.AssetExecutionContext,
     client: DailyMotionClient,
     link: str,
-    resource: DailyMotionResource,
+    dimensions: list[str],
+    metrics: list[str],
     label: str,
 ) -> pl.DataFrame:
     """Download and parse one CSV; a truncated body is fetched again, then the run fails clearly."""
     for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
         text = client.download(link)
         try:
-            return transforms.parse_report_csv(text, resource.dimensions, resource.metrics, source=label)
+            return transforms.parse_report_csv(text, dimensions, metrics, source=label)
         except transforms.ReportFormatError as exc:
             if attempt == DOWNLOAD_ATTEMPTS:
                 raise transforms.ReportFormatError(f"{exc} (after {attempt} downloads)") from None
@@ -405,7 +439,7 @@ class Requests:
     already_loaded: set[str] = field(default_factory=set)  # days loaded after they were asked for
 
 
-def new_requests(instance: dg.DagsterInstance, state: dict) -> Requests:
+def new_requests(instance: dg.DagsterInstance, state: dict, target: dg.AssetKey = HOURLY) -> Requests:
     """Days asked for since the cursor's storage ids: `dm_report_requests` materializations (one per
     partition) and request observations on `dm_hourly_reports` (one per range). Moves the ids on.
 
@@ -414,7 +448,7 @@ def new_requests(instance: dg.DagsterInstance, state: dict) -> Requests:
     """
     found = Requests()
     loaded = instance.event_log_storage.get_latest_storage_id_by_partition(
-        HOURLY, dg.DagsterEventType.ASSET_MATERIALIZATION
+        target, dg.DagsterEventType.ASSET_MATERIALIZATION
     )
 
     def add(days: list[str], storage_id: int, run_id: str) -> None:
@@ -431,7 +465,7 @@ def new_requests(instance: dg.DagsterInstance, state: dict) -> Requests:
         after = max(after or 0, record.storage_id)
     state["request_cursor"] = after
     after = state.get("observation_cursor")
-    for record in _records(instance.fetch_observations, HOURLY, after):
+    for record in _records(instance.fetch_observations, target, after):
         metadata = record.event_log_entry.asset_observation.metadata
         start, end = metadata.get("requested_start"), metadata.get("requested_end")
         if start is not None and end is not None:
@@ -471,12 +505,14 @@ def run_statuses(instance: dg.DagsterInstance, tokens) -> dict[str, str]:
     return statuses
 
 
-def loaded_asked_at(instance: dg.DagsterInstance, days: list[str]) -> dict[str, float]:
+def loaded_asked_at(
+    instance: dg.DagsterInstance, days: list[str], target: dg.AssetKey = HOURLY
+) -> dict[str, float]:
     """When the report behind each loaded day's newest data was asked (from its materialization)."""
     if not days:
         return {}
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=HOURLY, asset_partitions=days), limit=50
+        dg.AssetRecordsFilter(asset_key=target, asset_partitions=days), limit=50
     ).records
     found: dict[str, float] = {}
     for record in records:  # newest first
@@ -487,10 +523,14 @@ def loaded_asked_at(instance: dg.DagsterInstance, days: list[str]) -> dict[str, 
 
 
 def sensor_inputs(
-    context: dg.SensorEvaluationContext, state: dict, now: float, settle_days: int = 2
+    context: dg.SensorEvaluationContext,
+    state: dict,
+    now: float,
+    settle_days: int = 2,
+    flow: ReportFlow = AUDIENCE_FLOW,
 ) -> scheduling.TickInputs:
     instance = context.instance
-    requests = new_requests(instance, state)
+    requests = new_requests(instance, state, flow.target)
     if requests.already_loaded:
         days = scheduling.group_days(map(date.fromisoformat, requests.already_loaded), 10**6)
         spans = ", ".join(f"{a}..{b}" for a, b in days)
@@ -502,15 +542,15 @@ def sensor_inputs(
         now=now,
         last_day=last_day,
         first_day=partitions.start.date(),
-        materialized=frozenset(instance.get_materialized_partitions(HOURLY)),
+        materialized=frozenset(instance.get_materialized_partitions(flow.target)),
         new_requests=requests.ranges,
         run_status=run_statuses(instance, state["fired"]),
         request_runs=requests.runs,
-        loaded_asked_at=loaded_asked_at(instance, settling),
+        loaded_asked_at=loaded_asked_at(instance, settling, flow.target),
     )
 
 
-def run_request(report: scheduling.FiredReport) -> dg.RunRequest:
+def run_request(report: scheduling.FiredReport, flow: ReportFlow = AUDIENCE_FLOW) -> dg.RunRequest:
     tags = {
         **partition_range_tags(report.start, report.end),
         REPORT_TAG: report.token[:8],
@@ -522,42 +562,45 @@ def run_request(report: scheduling.FiredReport) -> dg.RunRequest:
         tags[REQUEST_RUN_TAG] = report.request_run
     return dg.RunRequest(
         run_key=report.token,
-        asset_selection=[HOURLY, DAILY],
+        asset_selection=list(flow.selection),
         tags=tags,
-        run_config={"ops": {"dm_hourly_reports": {"config": {"report_token": report.token}}}},
+        run_config={"ops": {flow.target.path[-1]: {"config": {"report_token": report.token}}}},
     )
 
 
-def pending_observations(result: scheduling.TickResult) -> list[dg.AssetObservation]:
-    """What the UI shows on each day of `dm_hourly_reports` while its report generates and loads."""
+def pending_observations(
+    result: scheduling.TickResult, target: dg.AssetKey = HOURLY
+) -> list[dg.AssetObservation]:
+    """What the UI shows on each day of the target asset while its report generates and loads."""
     events = []
     for token, start, end in result.asked:
         status = "report asked; DailyMotion is generating it (up to 2 h)"
-        events += _day_observations(token, start, end, status)
+        events += _day_observations(target, token, start, end, status)
     for report in result.fired:
-        events += _day_observations(
-            report.token, report.start, report.end, "report ready; load run requested"
-        )
+        status = "report ready; load run requested"
+        events += _day_observations(target, report.token, report.start, report.end, status)
     return events
 
 
-def _day_observations(token: str, start: str, end: str, status: str) -> list[dg.AssetObservation]:
+def _day_observations(
+    target: dg.AssetKey, token: str, start: str, end: str, status: str
+) -> list[dg.AssetObservation]:
     metadata = {
         "dailymotion_status": status,
         "dailymotion_report": token[:8],
         "report_days": f"{start}..{end}",
     }
     return [
-        dg.AssetObservation(asset_key=HOURLY, partition=day.isoformat(), metadata=metadata)
+        dg.AssetObservation(asset_key=target, partition=day.isoformat(), metadata=metadata)
         for day in scheduling.days_of(start, end)
     ]
 
 
-def load_newest_state(context: dg.SensorEvaluationContext) -> dict:
+def load_newest_state(context: dg.SensorEvaluationContext, journal_key: str = JOURNAL_KEY) -> dict:
     """The sensor's state from its cursor, or from the journal when that is newer: the journal is
     written around every ask, so a crash before the tick saved its cursor loses no report token."""
     state = scheduling.load_state(context.cursor)
-    saved = context.instance.run_storage.get_cursor_values({JOURNAL_KEY}).get(JOURNAL_KEY)
+    saved = context.instance.run_storage.get_cursor_values({journal_key}).get(journal_key)
     journal = scheduling.load_state(saved) if saved else None
     if journal is not None and journal.get("seq", 0) > state.get("seq", 0):
         context.log.info("resuming from the journal: the last tick ended before saving its cursor")
@@ -566,16 +609,19 @@ def load_newest_state(context: dg.SensorEvaluationContext) -> dict:
 
 
 def evaluate(
-    context: dg.SensorEvaluationContext, dailymotion: DailyMotionResource, now: float | None = None
+    context: dg.SensorEvaluationContext,
+    dailymotion: DailyMotionResource,
+    now: float | None = None,
+    flow: ReportFlow = AUDIENCE_FLOW,
 ) -> dg.SensorResult:
     """One tick: the pure scheduler fed from the instance and the API; the cursor is its state."""
     now = time.time() if now is None else now
-    state = load_newest_state(context)
-    config = dailymotion.scheduler_config()
-    inputs = sensor_inputs(context, state, now, config.settle_days)
+    state = load_newest_state(context, flow.journal_key)
+    config = dailymotion.scheduler_config(flow.kind)
+    inputs = sensor_inputs(context, state, now, config.settle_days, flow)
 
     def journal(current: Mapping) -> None:
-        context.instance.run_storage.set_cursor_values({JOURNAL_KEY: scheduling.dump_state(current)})
+        context.instance.run_storage.set_cursor_values({flow.journal_key: scheduling.dump_state(current)})
 
     with dailymotion.client() as client:
         result = scheduling.tick(state, inputs, client, config, journal)
@@ -584,8 +630,8 @@ def evaluate(
     if result.alerts:
         raise DailyMotionReportsError(" | ".join(result.alerts))
     cursor = scheduling.dump_state(result.state)
-    runs = [run_request(report) for report in result.fired]
-    events = pending_observations(result)
+    runs = [run_request(report, flow) for report in result.fired]
+    events = pending_observations(result, flow.target)
     if runs:
         return dg.SensorResult(run_requests=runs, cursor=cursor, asset_events=events)
     return dg.SensorResult(skip_reason=result.summary(), cursor=cursor, asset_events=events)

@@ -129,7 +129,8 @@ def test_no_secret_is_stored_anywhere_under_the_instance_or_the_lake(dm, fault_f
     )
     dm.knobs(throttle_next=2, retry_after_header="0", error_next=2)  # errors get logged
     home = tmp_path / "instance"
-    with dg.instance_for_test(temp_dir=str(home)) as instance:
+    home.mkdir()
+    with dg.DagsterInstance.local_temp(str(home)) as instance:  # SQLite storage and compute logs on disk
         load(dm, instance, tmp_path / "lake", resource, each_tick=lambda: expire_tokens(dm))
     assert content(tmp_path / "lake") == fault_free
     tokens = list(dm.sim._tokens)  # every access token issued in this test

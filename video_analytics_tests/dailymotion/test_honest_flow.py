@@ -29,9 +29,7 @@ def observations(instance: dg.DagsterInstance, day: str) -> list[dict]:
     records = instance.fetch_observations(
         dg.AssetRecordsFilter(asset_key=dma.HOURLY, asset_partitions=[day]), limit=20
     ).records
-    return [
-        {k: v.value for k, v in r.event_log_entry.asset_observation.metadata.items()} for r in records
-    ]
+    return [{k: v.value for k, v in r.event_log_entry.asset_observation.metadata.items()} for r in records]
 
 
 @pytest.fixture

@@ -56,7 +56,8 @@ class Driver:
         context = dg.build_sensor_context(
             instance=self.instance, cursor=self.cursor, resources={"dailymotion": self.resource}
         )
-        result = dma.evaluate(context, self.resource, now=self.now)
+        # The resource as Dagster resolves it for the sensor (EnvVar credentials read at run time).
+        result = dma.evaluate(context, context.resources.dailymotion, now=self.now)
         dma.record_asset_events(self.instance, result)
         self.cursor = result.cursor
         return result
