@@ -47,7 +47,12 @@ def backfill(home: str, lake: str, barrier: threading.Barrier) -> bool:
 def test_two_overlapping_backfills_of_the_same_days_end_with_each_row_once(tmp_path: Path):
     home, lake = tmp_path / "home", tmp_path / "lake"
     home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    # No compute-log capture: two runs in one process would both redirect its stdout and stderr.
+    (home / "dagster.yaml").write_text(
+        "telemetry:\n  enabled: false\n"
+        "compute_logs:\n  module: dagster._core.storage.noop_compute_log_manager\n"
+        "  class: NoOpComputeLogManager\n"
+    )
     with dg.DagsterInstance.from_config(str(home)):
         pass  # the SQLite schema exists before two processes open it
     barrier = threading.Barrier(2)
