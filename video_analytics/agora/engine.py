@@ -26,8 +26,8 @@ from pathlib import Path
 
 import polars as pl
 
-from video_analytics.agora import linescan, transforms
-from video_analytics.agora.client import LogReader
+from video_analytics.agora import custom_fields, linescan, transforms
+from video_analytics.agora.client import LogReader, lines_frame
 
 #: Lines per aggregation bucket of a spilled day: the aggregation's transient memory grows with the
 #: bucket (measured on a 10M-line day: peak 1.70 GB with 1.6M-line buckets, 1.32 GB with 400k).
@@ -177,6 +177,7 @@ class _Parsed:
     keys: pl.Series
     attributes: pl.DataFrame
     rejects: pl.DataFrame
+    custom: pl.DataFrame | None = None  # `custom_fields.block_partials` of the block's lines
 
 
 def _parse(lines: pl.DataFrame, day: date) -> _Parsed:
@@ -209,7 +210,7 @@ def _ahead(function: Callable, items: Iterator, workers: int = 2) -> Iterator:
 
 
 def _polars_day(
-    reader: LogReader, files: list[str], day: date, log: Callable[[str], None]
+    reader: LogReader, files: list[str], day: date, log: Callable[[str], None], fields=()
 ) -> Iterator[_Parsed]:
     """Every line of the day through the polars parser (no native scanner), block by block."""
     seq = 0
@@ -217,7 +218,9 @@ def _polars_day(
         for block in reader.blocks(url):
             block = block.with_columns(pl.int_range(seq, seq + block.height, dtype=pl.Int64).alias("seq"))
             seq += block.height
-            yield _parse(block, day)
+            parsed = _parse(block, day)
+            parsed.custom = custom_fields.block_partials(block, fields)
+            yield parsed
         log(f"agora {day}: {url} done, {seq} lines so far")
 
 
@@ -226,7 +229,7 @@ SLOW_BATCH_LINES = 100_000
 
 
 def _scanned_day(
-    reader: LogReader, files: list[str], day: date, log: Callable[[str], None]
+    reader: LogReader, files: list[str], day: date, log: Callable[[str], None], fields=()
 ) -> Iterator[_Parsed]:
     """Every file of the day through the native scanner, as one stream of blocks (two scanned ahead,
     across file ends); the lines it hands back are parsed by polars in batches."""
@@ -238,12 +241,14 @@ def _scanned_day(
         batch.clear()
         return parsed
 
-    def scan(item: tuple[str, bytes]) -> tuple[str, linescan.ScannedBlock]:
-        return item[0], linescan.scan(item[1])
+    def scan(item: tuple[str, bytes]) -> tuple[str, linescan.ScannedBlock, pl.DataFrame | None]:
+        # custom fields: a polars pass over the block's lines, beside the scanner (which reads fixed keys)
+        custom = custom_fields.block_partials(lines_frame(bytes(item[1])), fields) if fields else None
+        return item[0], linescan.scan(item[1]), custom
 
     chunks = ((url, chunk) for url in files for chunk in reader.chunks(url))
     current, first_line = None, 1
-    for url, scanned in _ahead(scan, chunks):
+    for url, scanned, custom in _ahead(scan, chunks):
         if url != current:
             if current is not None:
                 log(f"agora {day}: {current} done, {seq} lines so far")
@@ -253,7 +258,7 @@ def _scanned_day(
         reader.counters.lines += block.lines
         first_line += block.lines
         seq += block.lines
-        yield _Parsed(block.events, block.keys, block.attributes, no_rejects)
+        yield _Parsed(block.events, block.keys, block.attributes, no_rejects, custom)
         if sum(part.seq.len() for part in batch) >= SLOW_BATCH_LINES:
             yield flush()
     if batch:
@@ -269,9 +274,11 @@ def analyse_day(
     bucket_lines: int = DEFAULT_BUCKET_LINES,
     in_memory_lines: int | None = None,
     log: Callable[[str], None] = lambda _: None,
+    fields: tuple[custom_fields.CustomField, ...] = (),
 ) -> DayResult:
     """Parse and aggregate every file of `day`; raises `FileNotFoundError` if the folder is empty.
-    Days of more than `in_memory_lines` (estimated) spill their events to buckets of `bucket_lines`."""
+    Days of more than `in_memory_lines` (estimated) spill their events to buckets of `bucket_lines`.
+    `fields`: custom fields aggregated per stream (`custom_fields`), one column each."""
     files = reader.day_files(day)
     if not files:
         raise FileNotFoundError(f"no log files under {reader.root.rstrip('/')}/{day.isoformat()}/")
@@ -286,10 +293,13 @@ def analyse_day(
     lines_before = reader.counters.lines
     rejects: list[pl.DataFrame] = []
     reasons: Counter = Counter()
+    partials: list[pl.DataFrame] = []  # custom fields, one row per stream and block
     try:
         read = _scanned_day if linescan.available() else _polars_day
-        for parsed in read(reader, files, day, log):
+        for parsed in read(reader, files, day, log, fields):
             store.add(parsed.events, parsed.keys, parsed.attributes)
+            if parsed.custom is not None:
+                partials.append(parsed.custom)
             reasons.update(dict(parsed.rejects.group_by("reason").len().iter_rows()))
             rejects.append(parsed.rejects)
         # spilled buckets' sessions are copied out, so each bucket's text buffers are freed with it
@@ -307,5 +317,6 @@ def analyse_day(
         # no global sort or rechunk: each would copy the whole day once more (rows come in the order of
         # their first line within each bucket, and buckets in a fixed order: the output is deterministic)
         frame = pl.concat(sessions, rechunk=False).select(pl.lit(day).alias("date"), pl.all())
+    frame = custom_fields.attach(frame, partials, fields)
     reject_frame = pl.concat(rejects) if rejects else pl.DataFrame(schema=transforms.REJECT_SCHEMA)
     return DayResult(frame, reject_frame, reasons, reader.counters.lines - lines_before)
