@@ -158,7 +158,8 @@ def _final_exprs(field: CustomField) -> list[pl.Expr]:
             total, count = pl.col(f"{name}__sum").sum(), pl.col(f"{name}__n").sum()
             return [pl.when(count > 0).then(total / count).alias(name)]
         case _:
-            return [pl.col(name).list.explode(keep_nulls=False, empty_as_null=False).n_unique().cast(pl.Int64)]
+            values = pl.col(name).list.explode(keep_nulls=False, empty_as_null=False)
+            return [values.n_unique().cast(pl.Int64)]
 
 
 def _text_values(keys: list[str]) -> list[pl.Expr]:
