@@ -64,7 +64,12 @@ def agora_session_stats(
         try:
             results.append(
                 engine.analyse_day(
-                    reader, day, bucket_lines=agora_logs.bucket_lines, log=context.log.info, fields=fields
+                    reader,
+                    day,
+                    bucket_lines=agora_logs.bucket_lines,
+                    log=context.log.info,
+                    fields=fields,
+                    warn=context.log.warning,
                 )
             )
         except FileNotFoundError as exc:
@@ -88,6 +93,7 @@ def agora_session_stats(
             **reader.counters.as_metadata(),
             "watch_hours": round(watch_hours, 2),
             "geo_located_streams": located,
+            "invalid_utf8_lines": sum(r.utf8_replaced.height for r in results),
         },
     )
     yield dg.Output(

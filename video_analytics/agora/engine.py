@@ -27,7 +27,7 @@ from pathlib import Path
 import polars as pl
 
 from video_analytics.agora import custom_fields, linescan, transforms
-from video_analytics.agora.client import LogReader, lines_frame
+from video_analytics.agora.client import UTF8_REPLACED, EmptyDayError, LogReader, lines_frame
 
 #: Lines per aggregation bucket of a spilled day: the aggregation's transient memory grows with the
 #: bucket (measured on a 10M-line day: peak 1.70 GB with 1.6M-line buckets, 1.32 GB with 400k).
@@ -42,12 +42,17 @@ SPILL_BUFFER_BYTES = 64 * 1024 * 1024
 GZIP_RATIO = 8  # assumed decompressed/compressed size, to size a day before reading it
 
 
+REPLACED_SCHEMA = {"file": pl.String, "line_number": pl.Int64}
+
+
 @dataclass
 class DayResult:
     sessions: pl.DataFrame
     rejects: pl.DataFrame
     reasons: Counter = field(default_factory=Counter)
     lines: int = 0
+    #: lines whose invalid UTF-8 bytes were replaced by U+FFFD (`file`, `line_number`)
+    utf8_replaced: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=REPLACED_SCHEMA))
 
     def counters(self) -> dict[str, int]:
         """The original's job counters (total, valid, keyless, unparsable), plus bad data."""
@@ -178,6 +183,7 @@ class _Parsed:
     attributes: pl.DataFrame
     rejects: pl.DataFrame
     custom: pl.DataFrame | None = None  # `custom_fields.block_partials` of the block's lines
+    utf8_replaced: pl.DataFrame | None = None  # lines whose invalid UTF-8 was replaced (file, line_number)
 
 
 def _parse(lines: pl.DataFrame, day: date) -> _Parsed:
@@ -193,7 +199,12 @@ def _parse(lines: pl.DataFrame, day: date) -> _Parsed:
     )
     # the text columns kept are views into the whole block's lines: copied out to free them
     events, keys = transforms.local_streams(events)
-    return _Parsed(events, compact(keys.to_frame())["key"], compact(attributes), compact(rejects))
+    replaced = None
+    if UTF8_REPLACED in lines.columns:
+        replaced = lines.filter(UTF8_REPLACED).select("file", "line_number")
+    return _Parsed(
+        events, compact(keys.to_frame())["key"], compact(attributes), compact(rejects), utf8_replaced=replaced
+    )
 
 
 def _ahead(function: Callable, items: Iterator, workers: int = 2) -> Iterator:
@@ -275,13 +286,14 @@ def analyse_day(
     in_memory_lines: int | None = None,
     log: Callable[[str], None] = lambda _: None,
     fields: tuple[custom_fields.CustomField, ...] = (),
+    warn: Callable[[str], None] | None = None,
 ) -> DayResult:
     """Parse and aggregate every file of `day`; raises `FileNotFoundError` if the folder is empty.
     Days of more than `in_memory_lines` (estimated) spill their events to buckets of `bucket_lines`.
-    `fields`: custom fields aggregated per stream (`custom_fields`), one column each."""
-    files = reader.day_files(day)
-    if not files:
-        raise FileNotFoundError(f"no log files under {reader.root.rstrip('/')}/{day.isoformat()}/")
+    `fields`: custom fields aggregated per stream (`custom_fields`), one column each. `warn` (default:
+    `log`) hears what a user should look at: copies skipped, empty files, invalid UTF-8."""
+    warn = warn or log
+    files = _readable_files(reader, day, warn)
     if in_memory_lines is None:
         in_memory_lines = IN_MEMORY_DAY_LINES if linescan.available() else bucket_lines
     lines = estimated_lines(reader, files)
@@ -294,12 +306,15 @@ def analyse_day(
     rejects: list[pl.DataFrame] = []
     reasons: Counter = Counter()
     partials: list[pl.DataFrame] = []  # custom fields, one row per stream and block
+    replaced: list[pl.DataFrame] = []
     try:
         read = _scanned_day if linescan.available() else _polars_day
         for parsed in read(reader, files, day, log, fields):
             store.add(parsed.events, parsed.keys, parsed.attributes)
             if parsed.custom is not None:
                 partials.append(parsed.custom)
+            if parsed.utf8_replaced is not None:
+                replaced.append(parsed.utf8_replaced)
             reasons.update(dict(parsed.rejects.group_by("reason").len().iter_rows()))
             rejects.append(parsed.rejects)
         # spilled buckets' sessions are copied out, so each bucket's text buffers are freed with it
@@ -319,4 +334,28 @@ def analyse_day(
         frame = pl.concat(sessions, rechunk=False).select(pl.lit(day).alias("date"), pl.all())
     frame = custom_fields.attach(frame, partials, fields)
     reject_frame = pl.concat(rejects) if rejects else pl.DataFrame(schema=transforms.REJECT_SCHEMA)
-    return DayResult(frame, reject_frame, reasons, reader.counters.lines - lines_before)
+    utf8 = pl.concat(replaced) if replaced else pl.DataFrame(schema=REPLACED_SCHEMA)
+    if utf8.height:
+        first = utf8.row(0, named=True)
+        warn(
+            f"agora {day}: {utf8.height} line(s) held invalid UTF-8, replaced by U+FFFD "
+            f"(first: {first['file']} line {first['line_number']})"
+        )
+    return DayResult(frame, reject_frame, reasons, reader.counters.lines - lines_before, utf8)
+
+
+def _readable_files(reader: LogReader, day: date, warn: Callable[[str], None]) -> list[str]:
+    """The day's files to read; raises `FileNotFoundError` if there are none, `EmptyDayError` if they
+    are all empty. Empty files among others, and copies skipped, are logged by name."""
+    folder = f"{reader.root.rstrip('/')}/{day.isoformat()}/"
+    files = reader.day_files(day)
+    if not files:
+        raise FileNotFoundError(f"no log files under {folder}")
+    for copy, original in reader.duplicates.items():
+        warn(f"agora {day}: skipped {copy}: a byte-for-byte copy of {original}")
+    empty = [url for url, size in reader.file_sizes(files).items() if size == 0]
+    if len(empty) == len(files):
+        raise EmptyDayError(f"every log file under {folder} is empty (0 bytes): {', '.join(empty)}")
+    if empty:
+        warn(f"agora {day}: {len(empty)} empty (0-byte) file(s): {', '.join(empty)}")
+    return files
