@@ -8,10 +8,11 @@ the bandwidth the player measured, the encoding. `x_flash_player` (Flash is gone
 through `AGORA_CUSTOM_FIELDS`, a JSON list such as
 `[{"key": "x_flash_player", "column": "flash_player", "aggregate": "first"}]`.
 
-Cost: the native scanner reads a fixed set of keys, so these fields are read by a separate polars pass
-over the lines that carry one of the keys (a literal search over every line, then a regex per key on
-the matching lines only). Each block is reduced to one partial row per stream at once, so what is kept
-across a day is about one row per stream, like the day's output.
+Cost: the native line scanner reads a fixed set of keys, so these fields are read by a second native
+pass (`_fieldscan.c`: every key in one tokenising pass per line) whose rows join the scanner's events by
+line; the lines the scanner hands back are read by polars with the rest of their parse. Each block is
+reduced to one partial row per stream at once, so what is kept across a day is about one row per
+stream, like the day's output.
 
 Like the original's descriptive fields, values count from every keyed line of a stream (also the
 events whose bad buffering length keeps them out of the walk); lines without a stream key or with an
@@ -26,8 +27,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
+import pyarrow as pa
 
 from video_analytics.agora import transforms
+from video_analytics.agora.client import lines_frame
+
+try:
+    from video_analytics.agora import _fieldscan
+except ImportError:  # pragma: no cover - built by `pip install` wherever a C compiler exists
+    _fieldscan = None
 
 SETTING = "AGORA_CUSTOM_FIELDS"
 #: first/last: in delivery order (file, line); min/max/mean/sum: of the values read as numbers (a value
@@ -115,21 +123,31 @@ def validate(fields: Sequence[CustomField], reserved: Iterable[str] = ()) -> tup
 
 
 # --- per block: partial rows per stream -----------------------------------------------------------
+#
+# A partial row holds, per stream key, what the final reduction needs: sums and counts, least and
+# greatest, distinct values, and first/last values with the line (`seq`) they came from, so partials may
+# arrive in any order (the scanner's lines per block, the polars parser's lines in later batches).
 
 
 def _keys(fields: Sequence[CustomField]) -> list[str]:
     return sorted({f.key for f in fields})
 
 
+def _value(key: str) -> pl.Expr:
+    return pl.col(f"_v_{key}")
+
+
 def _partial_exprs(field: CustomField) -> list[pl.Expr]:
-    value = pl.col(f"_v_{field.key}")
+    """Per stream, over its rows in line order (`seq`)."""
+    value, name = _value(field.key), field.column
     number = value.cast(pl.Float64, strict=False)
-    name = field.column
     match field.aggregate:
-        case "first":
-            return [value.drop_nulls().first().alias(name)]
-        case "last":
-            return [value.drop_nulls().last().alias(name)]
+        case "first" | "last":
+            pick = "first" if field.aggregate == "first" else "last"
+            return [
+                getattr(value.drop_nulls(), pick)().alias(name),
+                getattr(pl.col("seq").filter(value.is_not_null()), pick)().alias(f"{name}__seq"),
+            ]
         case "min":
             return [number.min().alias(name)]
         case "max":
@@ -142,11 +160,12 @@ def _partial_exprs(field: CustomField) -> list[pl.Expr]:
 
 def _final_exprs(field: CustomField) -> list[pl.Expr]:
     name = field.column
+    order = pl.col(f"{name}__seq")
     match field.aggregate:
         case "first":
-            return [pl.col(name).drop_nulls().first()]
+            return [pl.col(name).sort_by(order, nulls_last=True).first()]
         case "last":
-            return [pl.col(name).drop_nulls().last()]
+            return [pl.col(name).sort_by(order, descending=True, nulls_last=True).first()]
         case "min":
             return [pl.col(name).min()]
         case "max":
@@ -162,44 +181,70 @@ def _final_exprs(field: CustomField) -> list[pl.Expr]:
             return [values.n_unique().cast(pl.Int64)]
 
 
-def _text_values(keys: list[str]) -> list[pl.Expr]:
+def _partials(rows: pl.DataFrame, fields: Sequence[CustomField]) -> pl.DataFrame:
+    """Rows (`key`, `seq`, `_v_<key>`...) in line order -> one partial row per key."""
+    return rows.group_by("key", maintain_order=True).agg(e for f in fields for e in _partial_exprs(f))
+
+
+def _polars_values(keys: list[str]) -> list[pl.Expr]:
+    """The values of `keys` on text or JSON lines (`line`), by the polars parser's readers."""
     line = pl.col("line")
-    values = {"tracking_id": "x_tracking_id", "tpmid": "x_tpmid"} | {f"_v_{k}": k for k in keys}
-    valid = transforms._timestamp(line).is_not_null() & line.str.contains("] ", literal=True)
-    return [pl.when(valid).then(transforms._fast_text_value(line, key)).alias(n) for n, key in values.items()]
+    is_json = line.str.starts_with("{")
+    return [
+        pl.when(is_json)
+        .then(transforms._json_value(line, key))
+        .otherwise(transforms._fast_text_value(line, key))
+        .alias(f"_v_{key}")
+        for key in keys
+    ]
 
 
-def _json_values(keys: list[str]) -> list[pl.Expr]:
-    line = pl.col("line")
-    values = {"tracking_id": "x_tracking_id", "tpmid": "x_tpmid"} | {f"_v_{k}": k for k in keys}
-    return [transforms._json_value(line, key).alias(n) for n, key in values.items()]
-
-
-def block_partials(lines: pl.DataFrame, fields: Sequence[CustomField]) -> pl.DataFrame | None:
-    """One partial row per stream of a block of lines (`line`, in delivery order), or None when no line
-    carries a field. Partials of consecutive blocks, concatenated in order, reduce with `reduce`."""
-    if not fields:
+def keyed_partials(keyed: pl.DataFrame, fields: Sequence[CustomField]) -> pl.DataFrame | None:
+    """Partials of lines the polars parser keyed (`transforms.keyed_frame`: `key`, `seq`, `line`); only
+    the lines that carry one of the keys are read."""
+    if not fields or keyed.height == 0:
         return None
     keys = _keys(fields)
     markers = [f" {k}=" for k in keys] + [f'"{k}":' for k in keys]
-    carrying = lines.select("line").filter(pl.col("line").str.contains_any(markers))
+    carrying = keyed.select("key", "seq", "line").filter(pl.col("line").str.contains_any(markers))
     if carrying.height == 0:
         return None
-    is_json = pl.col("line").str.starts_with("{")
-    parsed = pl.concat(
-        [
-            carrying.filter(~is_json).select(_text_values(keys)),
-            carrying.filter(is_json).select(_json_values(keys)),
-        ]
-    )
-    keyed = parsed.filter(pl.col("tracking_id").is_not_null() & pl.col("tpmid").is_not_null())
-    if keyed.height == 0:
+    return _partials(carrying.select("key", "seq", *_polars_values(keys)), fields)
+
+
+def line_values(chunk: bytes | memoryview, keys: list[str]) -> pl.DataFrame:
+    """One row per line of a block: the value of each key (`_v_<key>`), null where absent. Native when
+    `_fieldscan` is built (one pass over the bytes), else polars."""
+    if _fieldscan is None:
+        return lines_frame(bytes(chunk)).select(_polars_values(keys))
+    rows, columns = _fieldscan.values(chunk, tuple(keys))
+    arrays = {
+        f"_v_{key}": pa.Array.from_buffers(pa.string(), rows, [pa.py_buffer(b) for b in buffers])
+        for key, buffers in zip(keys, columns, strict=True)
+    }
+    return pl.from_arrow(pa.table(arrays)) if rows else pl.DataFrame(schema={n: pl.String for n in arrays})
+
+
+def scanned_partials(
+    chunk: bytes | memoryview, events: pl.DataFrame, keys: pl.Series, fields: Sequence[CustomField]
+) -> pl.DataFrame | None:
+    """Partials of the lines the native scanner turned into events (`stream`: a row of `keys`, `seq`:
+    the line within the block); `seq` stays block-relative (`shift` places it in the day)."""
+    if not fields or events.height == 0:
         return None
-    return (
-        keyed.with_columns(transforms.stream_key().alias("key"))
-        .group_by("key", maintain_order=True)
-        .agg(expr for field in fields for expr in _partial_exprs(field))
+    values = line_values(chunk, _keys(fields))
+    rows = pl.concat(
+        [events.select(keys.gather(events["stream"]).alias("key"), "seq"), values[events["seq"]]],
+        how="horizontal",
     )
+    return _partials(rows, fields)
+
+
+def shift(partial: pl.DataFrame | None, seq: int) -> pl.DataFrame | None:
+    """A block's partials with their line numbers (`*__seq`) counted from the day's first line."""
+    if partial is None:
+        return None
+    return partial.with_columns(pl.col(c) + seq for c in partial.columns if c.endswith("__seq"))
 
 
 def reduce(partials: list[pl.DataFrame], fields: Sequence[CustomField]) -> pl.DataFrame:

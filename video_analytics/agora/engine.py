@@ -27,7 +27,7 @@ from pathlib import Path
 import polars as pl
 
 from video_analytics.agora import custom_fields, linescan, transforms
-from video_analytics.agora.client import UTF8_REPLACED, EmptyDayError, LogReader, lines_frame
+from video_analytics.agora.client import UTF8_REPLACED, EmptyDayError, LogReader
 
 #: Lines per aggregation bucket of a spilled day: the aggregation's transient memory grows with the
 #: bucket (measured on a 10M-line day: peak 1.70 GB with 1.6M-line buckets, 1.32 GB with 400k).
@@ -182,14 +182,15 @@ class _Parsed:
     keys: pl.Series
     attributes: pl.DataFrame
     rejects: pl.DataFrame
-    custom: pl.DataFrame | None = None  # `custom_fields.block_partials` of the block's lines
+    custom: pl.DataFrame | None = None  # custom fields: partial rows per stream (`custom_fields`)
     utf8_replaced: pl.DataFrame | None = None  # lines whose invalid UTF-8 was replaced (file, line_number)
 
 
-def _parse(lines: pl.DataFrame, day: date) -> _Parsed:
-    """Lines (`file`, `line_number`, `line`, `seq`) through the polars parser."""
+def _parse(lines: pl.DataFrame, day: date, fields=()) -> _Parsed:
+    """Lines (`file`, `line_number`, `line`, `seq`) through the polars parser (and `fields`, custom)."""
     parsed = transforms.parse_lines(lines.lazy(), describe=False).collect()
-    keyed = transforms.keyed_frame(parsed).lazy()
+    keyed_rows = transforms.keyed_frame(parsed)
+    keyed = keyed_rows.lazy()
     events, attributes, rejects = pl.collect_all(
         [
             transforms.events_frame(keyed),
@@ -202,8 +203,14 @@ def _parse(lines: pl.DataFrame, day: date) -> _Parsed:
     replaced = None
     if UTF8_REPLACED in lines.columns:
         replaced = lines.filter(UTF8_REPLACED).select("file", "line_number")
+    custom = custom_fields.keyed_partials(keyed_rows, fields)
     return _Parsed(
-        events, compact(keys.to_frame())["key"], compact(attributes), compact(rejects), utf8_replaced=replaced
+        events,
+        compact(keys.to_frame())["key"],
+        compact(attributes),
+        compact(rejects),
+        None if custom is None else compact(custom),
+        replaced,
     )
 
 
@@ -229,9 +236,7 @@ def _polars_day(
         for block in reader.blocks(url):
             block = block.with_columns(pl.int_range(seq, seq + block.height, dtype=pl.Int64).alias("seq"))
             seq += block.height
-            parsed = _parse(block, day)
-            parsed.custom = custom_fields.block_partials(block, fields)
-            yield parsed
+            yield _parse(block, day, fields)
         log(f"agora {day}: {url} done, {seq} lines so far")
 
 
@@ -248,14 +253,15 @@ def _scanned_day(
     no_rejects = pl.DataFrame(schema=transforms.REJECT_SCHEMA)
 
     def flush() -> _Parsed:
-        parsed = _parse(linescan.slow_lines_frame(batch), day)
+        parsed = _parse(linescan.slow_lines_frame(batch), day, fields)
         batch.clear()
         return parsed
 
     def scan(item: tuple[str, bytes]) -> tuple[str, linescan.ScannedBlock, pl.DataFrame | None]:
-        # custom fields: a polars pass over the block's lines, beside the scanner (which reads fixed keys)
-        custom = custom_fields.block_partials(lines_frame(bytes(item[1])), fields) if fields else None
-        return item[0], linescan.scan(item[1]), custom
+        # custom fields: a second native pass over the block (the scanner reads a fixed set of keys)
+        scanned = linescan.scan(item[1])
+        custom = custom_fields.scanned_partials(item[1], scanned.events, scanned.keys, fields)
+        return item[0], scanned, custom
 
     chunks = ((url, chunk) for url in files for chunk in reader.chunks(url))
     current, first_line = None, 1
@@ -265,6 +271,7 @@ def _scanned_day(
                 log(f"agora {day}: {current} done, {seq} lines so far")
             current, first_line = url, 1
         block = scanned.placed(url, first_line, seq)
+        custom = custom_fields.shift(custom, seq)
         batch.append(block.slow)
         reader.counters.lines += block.lines
         first_line += block.lines

@@ -12,7 +12,7 @@ from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 
 from video_analytics.agora import assets as ag
-from video_analytics.agora import custom_fields, definitions
+from video_analytics.agora import custom_fields, definitions, linescan
 from video_analytics.agora.client import LogReader
 from video_analytics.agora.engine import analyse_day
 from video_analytics.agora.resources import AgoraCustomField, AgoraLogsResource
@@ -185,13 +185,28 @@ def test_built_in_and_configured_custom_fields_are_aggregated_per_stream(log_roo
     )
 
 
+@pytest.fixture(params=["native", "no-fieldscan", "polars-only"])
+def readers(request, monkeypatch) -> str:
+    """The custom fields' readers: native pass beside the scanner, polars beside it, polars alone."""
+    if request.param != "native":
+        monkeypatch.setattr(custom_fields, "_fieldscan", None)
+    elif custom_fields._fieldscan is None or not linescan.available():
+        pytest.skip("the native passes are not built")
+    if request.param == "polars-only":
+        monkeypatch.setattr(linescan, "_linescan", None)
+    return request.param
+
+
 @pytest.mark.parametrize("fmt", ["text", "json"])
-def test_custom_fields_are_the_same_across_block_boundaries(tmp_path, fmt):
+def test_custom_fields_are_the_same_across_block_boundaries(tmp_path, fmt, readers):
     """Streams cut by block ends (tiny blocks) reduce to the same values as one block, in both formats."""
     events = [
         event(i, "MediaBufferingStart", x_stream_size=str(100 * (i % 4)), x_encoding_name=f"e{i}")
         for i in range(40)
     ]
+    # lines the scanner hands back to polars: non-ASCII, and a quoted value holding ` x_tpmid=`
+    events[7][1]["x_episode_title"] = "Nová épisode"
+    events[8][1]["x_episode_title"] = "a x_tpmid=5 b"
     folder = tmp_path / DAY.isoformat()
     folder.mkdir()
     (folder / "a.log").write_text("\n".join(render(events, fmt)) + "\n")
