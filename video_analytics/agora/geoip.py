@@ -5,13 +5,13 @@ keyed by the client IP. We read the current formats with MaxMind's maintained re
 a GeoIP2/GeoLite2 City (or Country) database for the `geo_*` columns, an ISP or ASN database for
 `isp_name`. Without a database the columns stay empty (null), as before, and the run logs why.
 
-Each distinct IP of a day is looked up once (a C lookup, about a microsecond each), then joined to the
-streams: the cost follows the day's distinct clients, not its lines.
+Each distinct IP of a day is looked up once, then joined to the streams: the cost follows the day's
+distinct clients, not its lines (measured 16 µs per IP on the loaded 2-core test machine, about 1.6 s
+for 100k distinct clients).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -84,15 +84,14 @@ class GeoLookup:
         return self.geo is not None or self.isp is not None
 
     def _lookup(self, ip: str) -> dict:
+        row = {}
         try:
-            ipaddress.ip_address(ip)
+            if self.geo is not None:
+                row.update(_place(self.geo.get(ip)))
+            if self.isp is not None:
+                row.update(_isp(self.isp.get(ip)))
         except ValueError:  # not an IP (a hostname, garbage): no place
             return {}
-        row = {}
-        if self.geo is not None:
-            row.update(_place(self.geo.get(ip)))
-        if self.isp is not None:
-            row.update(_isp(self.isp.get(ip)))
         return row
 
     def places(self, ips: Iterable[str]) -> pl.DataFrame:

@@ -82,7 +82,8 @@ def day_lines() -> list[str]:
         event(9, "MediaEnded", x_tracking_id=SHORT_ID, client_id=PARIS, x_stream_size="not-a-number"),
     ]
     unknown = [event(7, "MediaStarted", x_tracking_id="9" * 40, client_id=UNKNOWN)]
-    return render(denver + paris + unknown)
+    not_an_ip = [event(8, "MediaStarted", x_tracking_id="8" * 40, client_id="proxy.example")]
+    return render(denver + paris + unknown + not_an_ip)
 
 
 @pytest.fixture
@@ -134,7 +135,8 @@ def test_geo_columns_come_from_the_mmdb_by_client_ip(log_root, tmp_path):
     assert denver["isp_name"] == "Charter Communications"
     paris = rows[f"{SHORT_ID}-2365304868"]
     assert (paris["geo_country_code"], paris["geo_city"], paris["isp_name"]) == ("FR", None, None)
-    assert all(v is None for k, v in rows["9" * 40].items() if k.startswith("geo_") or k == "isp_name")
+    for nowhere in ("9" * 40, "8" * 40):  # an IP the database lacks; a client id that is no IP
+        assert all(v is None for k, v in rows[nowhere].items() if k.startswith("geo_") or k == "isp_name")
     materialization = next(
         e.event_specific_data.materialization
         for e in result.get_asset_materialization_events()
