@@ -82,7 +82,9 @@ def _identity_metadata(frame: pl.DataFrame, source: str) -> dict:
         "tmdb_matches": frame["tmdb_movie_id"].drop_nulls().len(),
         "mapping_file": source or "(none)",
         "cross_platform_preview": dg.MetadataValue.md(
-            markdown_preview(linked.select("content_id", "platform", "video_id", "title", "identity_method"), 10)
+            markdown_preview(
+                linked.select("content_id", "platform", "video_id", "title", "identity_method"), 10
+            )
         ),
     }
 
@@ -141,7 +143,9 @@ def video_daily_performance(
     for platform, rows in sources.items():
         present = set(rows["source_partition"].unique().to_list())
         if missing := [d for d in days if d not in present]:
-            context.log.warning(f"{platform}: no rows for {', '.join(missing)} in {conform.SOURCE_TABLES[platform]}")
+            context.log.warning(
+                f"{platform}: no rows for {', '.join(missing)} in {conform.SOURCE_TABLES[platform]}"
+            )
     yield unique_check("unique_platform_video_day", frame, ["date", "platform", "account", "video_id"])
     yield _totals_check(frame, sources)
     yield dg.Output(frame, metadata=_performance_metadata(frame))
@@ -205,7 +209,10 @@ def video_performance_report(
             "dagster/uri": path,
             "reports_written": len(written),
             "top_content": dg.MetadataValue.md(
-                "\n".join(f"{i}. {title}: {sum(v for _, v in parts):,.0f} views" for i, (title, parts) in enumerate(top, 1))
+                "\n".join(
+                    f"{i}. {title}: {sum(v for _, v in parts):,.0f} views"
+                    for i, (title, parts) in enumerate(top, 1)
+                )
                 or "(no rows)"
             ),
         }

@@ -239,6 +239,6 @@ def conformed_daily(
     frames = [sources[p] for p in PLATFORMS if p in sources and sources[p].height]
     stacked = pl.concat(frames, how="vertical") if frames else _empty()
     combined = with_qoe(with_identity(stacked, identity), qoe)
-    return combined.select(
-        pl.col(name).cast(dtype) for name, dtype in CONFORMED_SCHEMA.items()
-    ).sort(["date", "platform", "video_id", "account"], nulls_last=True)
+    return combined.select(pl.col(name).cast(dtype) for name, dtype in CONFORMED_SCHEMA.items()).sort(
+        ["date", "platform", "video_id", "account"], nulls_last=True
+    )

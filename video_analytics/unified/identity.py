@@ -61,7 +61,7 @@ class Tolerance:
 
 
 def normalize_title(title: str | None) -> str:
-    """Lower case, accents and punctuation removed, whitespace collapsed: "Nova: Épisode 1" -> "nova episode 1"."""
+    """Lower case, no accents or punctuation, spaces collapsed: "Nova: Épisode 1" -> "nova episode 1"."""
     if not title:
         return ""
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
@@ -138,8 +138,11 @@ def parse_mapping(text: str, source: str) -> pl.DataFrame:
     frame = pl.DataFrame(
         rows, schema={"content_id": pl.String, "platform": pl.String, "video_id": pl.String}, orient="row"
     )
-    clashes = frame.unique().group_by("platform", "video_id").agg(pl.col("content_id").sort()).filter(
-        pl.col("content_id").list.len() > 1
+    clashes = (
+        frame.unique()
+        .group_by("platform", "video_id")
+        .agg(pl.col("content_id").sort())
+        .filter(pl.col("content_id").list.len() > 1)
     )
     if clashes.height:
         row = clashes.row(0, named=True)
@@ -167,7 +170,8 @@ def _csv_rows(text: str, source: str) -> Iterable[tuple[str, str, str]]:
     missing = {"content_id", "platform", "video_id"} - set(reader.fieldnames or ())
     if missing:
         raise MappingError(
-            f"{source}: the header must name content_id, platform, video_id (missing: {', '.join(sorted(missing))})"
+            f"{source}: the header must name content_id, platform, video_id "
+            f"(missing: {', '.join(sorted(missing))})"
         )
     for row in reader:
         if not any((value or "").strip() for value in row.values()):
@@ -237,7 +241,9 @@ def _auto_links(catalogue: pl.DataFrame, tolerance: Tolerance) -> list[tuple[tup
                     method, evidence = TITLE_DURATION, f"title {a['normalized_title']!r}, {da:g}s vs {db:g}s"
                 else:
                     method, evidence = TITLE, f"title {a['normalized_title']!r}, a duration unknown"
-                links.append(((a["platform"], a["video_id"]), (b["platform"], b["video_id"]), method, evidence))
+                links.append(
+                    ((a["platform"], a["video_id"]), (b["platform"], b["video_id"]), method, evidence)
+                )
     return links
 
 
@@ -326,9 +332,11 @@ def with_tmdb(
         .with_columns(
             tmdb_match_method=pl.when(
                 pl.struct("duration_seconds", "tmdb_runtime").map_elements(
-                    lambda r: r["duration_seconds"] is not None
-                    and r["tmdb_runtime"] is not None
-                    and tolerance.agrees(r["duration_seconds"], r["tmdb_runtime"]),
+                    lambda r: (
+                        r["duration_seconds"] is not None
+                        and r["tmdb_runtime"] is not None
+                        and tolerance.agrees(r["duration_seconds"], r["tmdb_runtime"])
+                    ),
                     return_dtype=pl.Boolean,
                 )
             )

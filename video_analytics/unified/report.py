@@ -27,7 +27,7 @@ class Series:
 
 def _fmt(value: float | None, digits: int = 0) -> str:
     if value is None:
-        return "–"
+        return "n/a"
     return f"{value:,.{digits}f}"
 
 
@@ -81,7 +81,9 @@ def bar_chart(chart_id: str, title: str, bars: list[tuple[str, list[tuple[str, f
     for row, (label, segments) in enumerate(bars):
         y, x = 10 + 26 * row, float(left)
         short = label if len(label) <= 34 else label[:33] + "…"
-        parts.append(f'<text x="{left - 6}" y="{y + 14}" text-anchor="end" font-size="12">{escape(short)}</text>')
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 14}" text-anchor="end" font-size="12">{escape(short)}</text>'
+        )
         for platform, value in segments:
             width = (right - left) * value / top
             parts.append(
@@ -145,7 +147,14 @@ def _figure(chart_id: str, title: str, svg: str) -> str:
 def views_by_platform(history: pl.DataFrame) -> list[Series]:
     daily = history.group_by("date", "platform").agg(views=pl.col("views").sum())
     return [
-        Series(p, COLOURS[p], [(r["date"], float(r["views"])) for r in daily.filter(platform=p).sort("date").iter_rows(named=True)])
+        Series(
+            p,
+            COLOURS[p],
+            [
+                (r["date"], float(r["views"]))
+                for r in daily.filter(platform=p).sort("date").iter_rows(named=True)
+            ],
+        )
         for p in PLATFORMS
     ]
 
@@ -181,12 +190,20 @@ def qoe_trend(history: pl.DataFrame, column: str, name: str) -> Series:
 
 
 def _kpi_table(day_rows: pl.DataFrame) -> str:
-    stats = day_rows.group_by("platform").agg(
-        videos=pl.len(),
-        views=pl.col("views").sum(),
-        watch_hours=pl.col("watch_time_seconds").sum() / 3600.0,
-        completion=(pl.col("completion_rate") * pl.col("views")).sum()
-        / pl.col("views").filter(pl.col("completion_rate").is_not_null()).sum(),
+    stats = (
+        day_rows.group_by("platform")
+        .agg(
+            videos=pl.len(),
+            views=pl.col("views").sum(),
+            watch_hours=pl.col("watch_time_seconds").sum() / 3600.0,
+            completion_weight=pl.col("views").filter(pl.col("completion_rate").is_not_null()).sum(),
+            completion_sum=(pl.col("completion_rate") * pl.col("views")).sum(),
+        )
+        .with_columns(
+            completion=pl.when(pl.col("completion_weight") > 0).then(
+                pl.col("completion_sum") / pl.col("completion_weight")
+            )
+        )
     )
     total = max(int(stats["views"].sum()), 1)
     rows = []
@@ -202,7 +219,8 @@ def _kpi_table(day_rows: pl.DataFrame) -> str:
             f"<td>{100 * r['views'] / total:.1f}%</td><td>{_fmt(r['watch_hours'], 1)}</td>"
             f"<td>{_fmt(completion, 1)}{'%' if completion is not None else ''}</td></tr>"
         )
-    head = "<tr><th>platform</th><th>videos</th><th>views</th><th>share</th><th>watch hours</th><th>completion</th></tr>"
+    names = ("platform", "videos", "views", "share", "watch hours", "completion")
+    head = "<tr>" + "".join(f"<th>{name}</th>" for name in names) + "</tr>"
     return f'<table id="platforms">{head}{"".join(rows)}</table>'
 
 

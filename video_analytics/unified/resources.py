@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import dagster as dg
 import fsspec
 import polars as pl
 from pydantic import Field
 
-import dagster as dg
 from video_analytics.storage.parquet import read_table, resolve_storage_options
 from video_analytics.unified.identity import Tolerance, parse_mapping
 
@@ -45,7 +45,9 @@ class CrossPlatformResource(dg.ConfigurableResource):
         """The explicit mapping rows and where they came from ("" when none is configured)."""
         path = self.video_mapping.strip()
         if not path:
-            return pl.DataFrame(schema={"content_id": pl.String, "platform": pl.String, "video_id": pl.String}), ""
+            return pl.DataFrame(
+                schema={"content_id": pl.String, "platform": pl.String, "video_id": pl.String}
+            ), ""
         fs, fs_path = fsspec.core.url_to_fs(path, **resolve_storage_options(path, None))
         if not fs.exists(fs_path):
             raise FileNotFoundError(

@@ -3,7 +3,7 @@ CREATE OR REPLACE VIEW platform_share_daily AS
 SELECT
     date,
     platform,
-    sum(views) AS views,
+    CAST(sum(views) AS BIGINT) AS views,
     sum(watch_time_seconds) / 3600.0 AS watch_hours,
     sum(views) / nullif(sum(sum(views)) OVER (PARTITION BY date), 0) AS view_share,
     sum(watch_time_seconds) / nullif(sum(sum(watch_time_seconds)) OVER (PARTITION BY date), 0) AS watch_share

@@ -15,7 +15,7 @@ SELECT
         ELSE '2s+'
     END AS startup_band,
     count(*) AS video_days,
-    sum(views) AS views,
+    CAST(sum(views) AS BIGINT) AS views,
     sum(completion_rate * views) / nullif(sum(views) FILTER (WHERE completion_rate IS NOT NULL), 0)
         AS completion_rate,
     avg(qoe_rebuffer_percentage) AS avg_rebuffer_percentage,

@@ -9,7 +9,7 @@ SELECT
     string_agg(DISTINCT identity_method, ', ' ORDER BY identity_method) AS identity_methods,
     min(date) AS first_date,
     max(date) AS last_date,
-    sum(views) AS views,
+    CAST(sum(views) AS BIGINT) AS views,
     sum(watch_time_seconds) / 3600.0 AS watch_hours,
     rank() OVER (ORDER BY sum(views) DESC) AS rank
 FROM video_daily_performance

@@ -6,7 +6,7 @@ WITH weekly AS (
         platform,
         CAST(date_trunc('week', date) AS DATE) AS week_start,
         count(DISTINCT date) AS days,
-        sum(views) AS views,
+        CAST(sum(views) AS BIGINT) AS views,
         sum(watch_time_seconds) / 3600.0 AS watch_hours
     FROM video_daily_performance
     GROUP BY platform, week_start
