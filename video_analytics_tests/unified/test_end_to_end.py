@@ -41,7 +41,9 @@ def test_each_platform_totals_equal_its_source_table_day_by_day(demo_root):
     for platform, (table, day, views) in SOURCES.items():
         source = read_table(lake(demo_root), table).with_columns(pl.col(day).cast(pl.String).str.to_date())
         totals = (
-            source.group_by(date=day).agg(views=pl.col(views).sum()).with_columns(platform=pl.lit(platform))
+            source.group_by(date=day)
+            .agg(views=pl.col(views).sum().cast(pl.Int64))
+            .with_columns(platform=pl.lit(platform))
         )
         expected.append(totals.filter(pl.col("date").is_in(conformed["date"].unique().implode())))
     want = pl.concat(expected).select("platform", "date", "views").sort("platform", "date")
@@ -85,28 +87,26 @@ def test_the_demo_mapping_joins_brightcove_and_dailymotion_videos(demo_root):
     assert conformed.filter(platform="brightcove")["qoe_startup_time_median_ms"].null_count() == 0
 
 
-def test_rematerializing_a_day_replaces_it(demo_root):
+def test_rematerializing_a_day_replaces_it(demo_root, monkeypatch):
     days = list_partitions(lake(demo_root), "video_daily_performance")
     before = read_table(lake(demo_root), "video_daily_performance", start=days[-1], end=days[-1])
-    os.environ["DAGSTER_HOME"] = str(demo_root / "home")
+    monkeypatch.setenv("VIDEO_ANALYTICS_DATA_DIR", lake(demo_root))
     from video_analytics.definitions import build_definitions
 
-    defs = build_definitions()
-    with dg.DagsterInstance.get() as instance:
-        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-            instance=instance,
-            partition_key=days[-1],
-            asset_selection=[dg.AssetKey("video_daily_performance")],
-        )
+    job = build_definitions().resolve_implicit_global_asset_job_def()
+    selection = [dg.AssetKey("video_daily_performance")]
+    with dg.instance_for_test() as instance:  # the demo's instance stays as the demo left it
+        result = job.execute_in_process(instance=instance, partition_key=days[-1], asset_selection=selection)
     assert result.success
     after = read_table(lake(demo_root), "video_daily_performance", start=days[-1], end=days[-1])
-    assert after.drop("identity_confidence").equals(before.drop("identity_confidence"))
+    assert after.height == before.height > 0
+    assert after.equals(before)
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"unique_platform_video_day": True, "views_match_sources": True}
 
 
-def test_ui_metadata_links_the_report_and_previews_tables(demo_root):
-    os.environ["DAGSTER_HOME"] = str(demo_root / "home")
+def test_ui_metadata_links_the_report_and_previews_tables(demo_root, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(demo_root / "home"))
     with dg.DagsterInstance.get() as instance:
         report = instance.get_latest_materialization_event(dg.AssetKey("video_performance_report"))
         table = instance.get_latest_materialization_event(dg.AssetKey("daily_video_metrics"))
