@@ -174,7 +174,8 @@ def top_content(day_rows: pl.DataFrame, limit: int = 10) -> list[tuple[str, list
     for row in totals.iter_rows(named=True):
         parts = per_platform.filter(content_id=row["content_id"])
         segments = [(p, float(parts.filter(platform=p)["views"].sum())) for p in PLATFORMS]
-        bars.append((row["title"] or row["content_id"], [(p, v) for p, v in segments if v > 0]))
+        label = row["title"] or row["content_id"] or "(untitled)"
+        bars.append((label, [(p, v) for p, v in segments if v > 0]))
     return bars
 
 
