@@ -205,6 +205,29 @@ def agora_qoe(stats: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+#: platform -> (date column, views column) of its source table, for reconciling totals.
+SOURCE_VIEWS = {
+    "brightcove": ("date", "video_view"),
+    "dailymotion": ("day", "views"),
+    "wistia": ("date", "play_count"),
+    "agora": ("date", "views"),
+}
+
+
+def source_totals(raw: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    """Views per platform and day as each source table itself sums them (``raw``: platform -> the
+    source table's rows), to check that conforming lost or doubled nothing."""
+    frames = [
+        frame.group_by(date=_as_date(SOURCE_VIEWS[p][0])).agg(
+            platform=pl.lit(p), views=pl.col(SOURCE_VIEWS[p][1]).sum().cast(pl.Int64)
+        )
+        for p, frame in raw.items()
+        if _has(frame, *SOURCE_VIEWS[p])
+    ]
+    empty = pl.DataFrame(schema={"date": pl.Date(), "platform": pl.String(), "views": pl.Int64()})
+    return pl.concat([f.select("date", "platform", "views") for f in frames]) if frames else empty
+
+
 def with_identity(performance: pl.DataFrame, identity: pl.DataFrame) -> pl.DataFrame:
     """Attach each row's content id; a video the identity table has not seen is its own content."""
     keys = identity.select("platform", "video_id", *IDENTITY_COLUMNS).unique(["platform", "video_id"])

@@ -174,6 +174,16 @@ def test_totals_per_platform_equal_the_sources_and_rows_are_unique():
     frame = conformed(nova_identity())
     totals = dict(frame.group_by("platform").agg(pl.col("views").sum()).iter_rows())
     assert totals == {"brightcove": 10, "dailymotion": 4, "wistia": 4, "agora": 8}
+    raw = {
+        "brightcove": brightcove_rows(),
+        "dailymotion": dailymotion_rows(),
+        "wistia": wistia_rows()[0],
+        "agora": agora_rows(),
+        "missing": pl.DataFrame(),
+    }
+    expected = conform.source_totals({k: v for k, v in raw.items() if k != "missing"})
+    assert dict(expected.select("platform", "views").iter_rows()) == totals
+    assert expected["date"].unique().to_list() == [DAY]
     assert frame.select("date", "platform", "account", "video_id").is_unique().all()
     assert frame.columns == list(conform.CONFORMED_SCHEMA)
     assert frame.filter(platform="wistia")["identity_method"].to_list() == ["unmatched"] * 2
