@@ -51,3 +51,29 @@ def apply_house_policies(defs: dg.Definitions, owners: dict[str, list[str]]) -> 
         )
 
     return defs.map_asset_specs(func=stamp)
+
+
+def when_upstream_lands(all_inputs_required: bool = True) -> dg.AutomationCondition:
+    """For assets derived from other tables (no API call): recompute a day when its upstream days land.
+
+    Dagster's `eager()` without its time window: a backfill or a re-run of older upstream days
+    recomputes the same days downstream, not only the latest one. `all_inputs_required=False` is for
+    assets that read a window of upstream days and tolerate gaps (TMDB's metrics): any landed input
+    day recomputes every day whose window holds it.
+    """
+    condition = dg.AutomationCondition
+    if all_inputs_required:
+        trigger = (condition.newly_missing() | condition.any_deps_updated()).since_last_handled()
+        trigger = trigger & ~condition.any_deps_missing()
+    else:
+        trigger = condition.any_deps_updated().since_last_handled()
+    label = "when upstream lands" if all_inputs_required else "when any input day lands"
+    return (trigger & ~condition.any_deps_in_progress() & ~condition.in_progress()).with_label(label)
+
+
+#: Evaluates every asset's automation condition; on by default, so derived tables follow their inputs.
+automation_sensor = dg.AutomationConditionSensorDefinition(
+    "automation",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
