@@ -19,6 +19,8 @@ from video_analytics.unified.resources import CrossPlatformResource
 
 GROUP = "unified"
 KINDS = {"polars", "parquet"}
+#: Catalogues the daily table joins to: a refresh of one must not recompute every day since 2023.
+CATALOGUES = dg.AssetSelection.assets("video_identity", "wistia_dim_media")
 MISSING_OK = {"allow_missing_partitions": True}  # a source without that day contributes no rows
 
 # -- video identity ----------------------------------------------------------------------------------
@@ -92,6 +94,17 @@ def _identity_metadata(frame: pl.DataFrame, source: str) -> dict:
 # -- the conformed daily table ---------------------------------------------------------------------
 
 
+def when_a_source_day_lands() -> dg.AutomationCondition:
+    """Recompute a day whenever one of its source days lands (any day, not only the latest), so each
+    platform shows up as soon as it has data; a later source recomputes the day again (idempotent).
+    A refreshed catalogue does not: after a mapping change, backfill the days you want re-labelled."""
+    condition = dg.AutomationCondition
+    landed = condition.any_deps_updated().ignore(CATALOGUES).since_last_handled()
+    return (landed & ~condition.any_deps_in_progress() & ~condition.in_progress()).with_label(
+        "when a source day lands"
+    )
+
+
 def _missing_ok(key: str) -> dg.AssetIn:
     return dg.AssetIn(key, metadata=MISSING_OK)
 
@@ -117,7 +130,7 @@ PERFORMANCE_CHECKS = [
         "identity": dg.AssetIn("video_identity"),
     },
     check_specs=PERFORMANCE_CHECKS,
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=when_a_source_day_lands(),
     description="One row per platform, video and day: views, unique viewers, watch time, average view "
     "duration, completion, play rate and engagement in the same names and units on every platform, "
     "with content id, Agora QoE beside it and lineage (source_table, source_partition).",
@@ -192,7 +205,7 @@ def _performance_metadata(frame: pl.DataFrame) -> dict:
             metadata=MISSING_OK,
         )
     },
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=when_a_source_day_lands(),
     description="The daily cross-platform HTML report (views by platform, top content, QoE trends), "
     "self-contained and offline; the materialization links the file.",
 )
