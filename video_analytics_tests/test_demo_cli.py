@@ -15,9 +15,6 @@ import pytest
 from video_analytics import cli
 from video_analytics_tests.support import free_port, graphql
 
-#: One demo run per session: `--dist loadgroup` keeps these tests on one xdist worker.
-pytestmark = pytest.mark.xdist_group("demo")
-
 
 @pytest.fixture(scope="module")
 def demo(demo_run):

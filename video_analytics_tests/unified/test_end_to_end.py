@@ -14,9 +14,6 @@ from video_analytics import cli
 from video_analytics.storage.parquet import list_partitions, read_table
 from video_analytics.storage.warehouse import run_sql
 
-#: One demo run per session: `--dist loadgroup` keeps these tests on one xdist worker.
-pytestmark = pytest.mark.xdist_group("demo")
-
 CHROMIUM = "/usr/bin/chromium"
 #: platform -> (lake folder, date column, views column) of the source each platform's views come from.
 SOURCES = {
