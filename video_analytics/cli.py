@@ -81,7 +81,9 @@ def _sql(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from video_analytics.export import export_table
 
-    rows = export_table(args.table, args.out, start=args.start, end=args.end, channels=args.channel or ())
+    rows = export_table(
+        args.table, args.out, start=args.start, end=args.end, channels=args.channel or (), fmt=args.format
+    )
     print(f"wrote {rows} rows to {args.out}")
     return 0
 
@@ -91,6 +93,21 @@ def _redshift_ddl(args: argparse.Namespace) -> int:
     from video_analytics.wistia.redshift_ddl import redshift_ddl
 
     print(redshift_ddl(Settings.from_env()), end="")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    import webbrowser
+
+    from video_analytics.settings import Settings
+    from video_analytics.unified.publish import report_from_lake
+
+    settings = Settings.from_env()
+    out = args.out_dir or os.environ.get("VIDEO_ANALYTICS_REPORT_DIR") or None
+    path = report_from_lake(settings.lake_root, args.day, out)
+    print(f"wrote {path}")
+    if args.open:
+        webbrowser.open(path if "://" in path else Path(path).as_uri())
     return 0
 
 
@@ -132,9 +149,19 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--channel", action="append", help="keep this channel (repeat for several, e.g. the research group)"
     )
+    export.add_argument(
+        "--format",
+        choices=("csv", "parquet", "agora-jsonl"),
+        help="default: from OUT's extension; agora-jsonl: the original Agora job's `key<TAB>json` lines",
+    )
     export.set_defaults(run=_export)
     ddl = commands.add_parser("redshift-ddl", help="CREATE EXTERNAL SCHEMA over the Glue-catalogued lake")
     ddl.set_defaults(run=_redshift_ddl)
+    report = commands.add_parser("report", help="write (and open) the cross-platform HTML report of a day")
+    report.add_argument("--day", help="YYYY-MM-DD (default: the latest day of video_daily_performance)")
+    report.add_argument("--out-dir", help="folder for the HTML (default: <data dir>/reports)")
+    report.add_argument("--open", action="store_true", help="open the report in the default browser")
+    report.set_defaults(run=_report)
     return root
 
 
