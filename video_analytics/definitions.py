@@ -10,10 +10,12 @@ from video_analytics.dailymotion import definitions as dailymotion
 from video_analytics.settings import Settings
 from video_analytics.storage.parquet import ParquetLakeIOManager
 from video_analytics.tmdb import definitions as tmdb
+from video_analytics.warehouse import definitions as warehouse
 from video_analytics.wistia import definitions as wistia
 
-#: Each source package has a `definitions.py` with `build(settings)` and `DEMO_STEPS`.
-SOURCES = (brightcove, dailymotion, wistia, tmdb, agora)
+#: Each source package has a `definitions.py` with `build(settings)` and `DEMO_STEPS`; the warehouse
+#: views (downstream of every table) come last.
+SOURCES = (brightcove, dailymotion, wistia, tmdb, agora, warehouse)
 
 
 def io_manager(settings: Settings) -> dg.ConfigurableIOManager:

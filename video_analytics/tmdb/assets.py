@@ -25,6 +25,7 @@ from video_analytics.tmdb.resources import TMDBResource
 GROUP = "tmdb"
 TAGS = {"video_analytics/api": "tmdb"}
 KINDS = {"tmdb", "polars"}
+IO_MANAGER_KEY = "tmdb_io_manager"  # the lake, or BigQuery where the original lived (definitions.py)
 
 
 class MoviesConfig(dg.Config):
@@ -73,6 +74,7 @@ class MetricsConfig(dg.Config):
 
 @dg.asset(
     group_name=GROUP,
+    io_manager_key=IO_MANAGER_KEY,
     kinds=KINDS,
     tags=TAGS,
     pool="tmdb",
@@ -122,6 +124,7 @@ SNAPSHOT_CHECKS = [
 
 @dg.asset(
     group_name=GROUP,
+    io_manager_key=IO_MANAGER_KEY,
     kinds=KINDS,
     tags=TAGS,
     pool="tmdb",
@@ -179,6 +182,7 @@ METRIC_CHECKS = [
 
 @dg.asset(
     group_name=GROUP,
+    io_manager_key=IO_MANAGER_KEY,
     kinds={"polars"},
     partitions_def=daily_partitions(),
     backfill_policy=dg.BackfillPolicy.single_run(),
