@@ -66,9 +66,10 @@ def test_sql_queries_the_warehouse(demo, capsys):
     assert str(summary["daily_video_metrics"]["rows"]) in capsys.readouterr().out
 
 
-def test_sql_without_a_warehouse_says_what_to_do(tmp_path, capsys):
+def test_sql_without_a_warehouse_says_what_to_do(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("VIDEO_ANALYTICS_DATA_DIR", str(tmp_path / "empty_lake"))
     assert cli.main(["sql", "SELECT 1", "--database", str(tmp_path / "none.duckdb")]) == 2
-    assert "run `video-analytics demo` first" in capsys.readouterr().err
+    assert "materialize some assets" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])

@@ -31,6 +31,7 @@ from typing import Any
 
 import dagster as dg
 import polars as pl
+import pyarrow as pa
 from google.cloud import bigquery
 
 from video_analytics.storage.parquet import (
@@ -151,8 +152,8 @@ class BigQueryIOManager(dg.ConfigurableIOManager):
         """The lake copy, when configured: its path only (the row counts are the table's)."""
         if not self.lake_root:
             return {}
-        path = ParquetLakeIOManager(root=self.lake_root).write(context, frame)
-        return {"lake_path": dg.MetadataValue.path(path)}
+        written = ParquetLakeIOManager(root=self.lake_root).write(context, frame)
+        return {"lake_path": written["path"]}
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
         table_id = self.table_id(context)
@@ -169,8 +170,7 @@ class BigQueryIOManager(dg.ConfigurableIOManager):
             ]
         with self._client() as client:
             job = client.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=params))
-            # No BigQuery Storage API client: plain REST pages work everywhere (emulators included).
-            return pl.from_arrow(job.result().to_arrow(create_bqstorage_client=False))
+            return _frame(job.result())
 
 
 def _parquet(frame: pl.DataFrame) -> bytes:
@@ -248,9 +248,20 @@ def query_frame(client: bigquery.Client, sql: str, params: Mapping[str, Any] | N
             bigquery.ScalarQueryParameter(k, _param_type(v), v) for k, v in (params or {}).items()
         ]
     )
-    return pl.from_arrow(
-        client.query(sql, job_config=config).result().to_arrow(create_bqstorage_client=False)
-    )
+    return _frame(client.query(sql, job_config=config).result())
+
+
+def _frame(rows: Any) -> pl.DataFrame:
+    """Rows as polars over plain REST pages (no Storage API client: works on emulators too), with
+    BigQuery's Arrow extension types (DATETIME, JSON, ...) unwrapped to their plain Arrow types."""
+    table = rows.to_arrow(create_bqstorage_client=False)
+    columns = {
+        field.name: pa.chunked_array([chunk.storage for chunk in column.chunks], field.type.storage_type)
+        if isinstance(field.type, pa.ExtensionType)
+        else column
+        for field, column in zip(table.schema, table.columns, strict=True)
+    }
+    return pl.from_arrow(pa.table(columns))
 
 
 def _param_type(value: Any) -> str:

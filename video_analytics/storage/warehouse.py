@@ -179,9 +179,33 @@ def _count(con: duckdb.DuckDBPyConnection, view: str) -> int:
 def run_sql(
     db_path: str, sql: str, lake_root: str | None = None, storage_options: Mapping[str, str] | None = None
 ) -> pl.DataFrame:
-    """Run one query read-only (so it never races a rebuild's writes) and return a polars frame."""
+    """Run one query read-only (so it never races a rebuild's writes) and return a polars frame.
+
+    A query DuckDB cannot parse is tried once more as BigQuery SQL translated by sqlglot, so the
+    originals' queries (backticks, BigQuery functions) run unchanged once their `project.dataset.`
+    prefix is dropped; if that fails too, DuckDB's own error is raised.
+    """
     con = connect_warehouse(db_path, lake_root, storage_options, read_only=True)
     try:
-        return con.sql(sql).pl()
+        try:
+            return con.sql(sql).pl()
+        except duckdb.ParserException as duckdb_error:
+            translated = _from_bigquery(sql)
+            if translated is None:
+                raise
+            try:
+                return con.sql(translated).pl()
+            except duckdb.Error:
+                raise duckdb_error from None
     finally:
         con.close()
+
+
+def _from_bigquery(sql: str) -> str | None:
+    import sqlglot
+
+    try:
+        statements = sqlglot.transpile(sql, read="bigquery", write="duckdb")
+    except sqlglot.errors.SqlglotError:
+        return None
+    return ";\n".join(statements) if statements else None

@@ -10,6 +10,7 @@ Rebuilding is cheap (views only store SQL) and idempotent; both sit in the `ware
 runs never rebuild at once.
 """
 
+import os
 from collections.abc import Sequence
 
 import dagster as dg
@@ -47,6 +48,31 @@ class BigQueryViewsTarget(dg.ConfigurableResource):
     gcp_credentials: str | None = None
 
 
+def build_duckdb_warehouse(
+    lake_root: str, path: str
+) -> tuple[dict[str, int], list[sql_views.View], list[sql_views.View]]:
+    """(rows per table view, SQL views built, SQL views skipped): a view per lake table, then every
+    SQL view whose tables exist; a SQL view whose tables vanished is dropped, not left broken."""
+    built, skipped = sql_views.buildable(sql_views.registered_views(), discover_tables(lake_root))
+    drops = [f'DROP VIEW IF EXISTS "{v.name}"' for v in skipped]
+    counts = build_warehouse(lake_root, path, extra_sql=[*drops, *(sql_views.duckdb_sql(v) for v in built)])
+    return counts, built, skipped
+
+
+def ensure_duckdb_warehouse(lake_root: str, path: str) -> str | None:
+    """Build the warehouse if it does not exist yet (e.g. no daemon ran the asset); returns why it
+    cannot be, or None when it is there."""
+    if os.path.exists(path):
+        return None
+    if not discover_tables(lake_root):
+        return (
+            f"no warehouse at {path} and no tables in the lake {lake_root}: materialize some assets "
+            "(UI, CLI or `video-analytics demo`); the duckdb_warehouse asset then builds the views"
+        )
+    build_duckdb_warehouse(lake_root, path)
+    return None
+
+
 def _view_names(views: Sequence[sql_views.View]) -> dg.MetadataValue:
     return dg.MetadataValue.json([v.name for v in views])
 
@@ -64,14 +90,7 @@ def duckdb_warehouse_asset(tables: Sequence[dg.AssetKey]) -> dg.AssetsDefinition
         "automatically when a table lands; `video-analytics sql` queries it.",
     )
     def duckdb_warehouse(context: dg.AssetExecutionContext, duckdb_warehouse: DuckDBWarehouse):
-        tables_found = discover_tables(duckdb_warehouse.lake_root)
-        built, skipped = sql_views.buildable(sql_views.registered_views(), tables_found)
-        drops = [f'DROP VIEW IF EXISTS "{v.name}"' for v in skipped]
-        counts = build_warehouse(
-            duckdb_warehouse.lake_root,
-            duckdb_warehouse.path,
-            extra_sql=[*drops, *(sql_views.duckdb_sql(v) for v in built)],
-        )
+        counts, built, skipped = build_duckdb_warehouse(duckdb_warehouse.lake_root, duckdb_warehouse.path)
         if skipped:
             context.log.info(f"views waiting for their tables: {', '.join(v.name for v in skipped)}")
         return dg.MaterializeResult(

@@ -4,7 +4,6 @@
 -- filtering and ranking, and every 7-day figure comes from tmdb_movie_metrics, which lags by calendar
 -- days (a gap gives NULL). Table names are bare; BigQuery qualifies them with project.dataset.
 -- BigQuery requires a WHERE, GROUP BY or HAVING next to QUALIFY, hence the `WHERE TRUE`s.
--- WEEK(SUNDAY) is BigQuery's WEEK, spelled out so the DuckDB translation keeps Sunday weeks.
 
 CREATE OR REPLACE VIEW v_latest_popularity_metrics AS
 SELECT l.movie_id, m.title, m.release_date, l.snapshot_date, l.popularity, l.vote_count, l.vote_average,
@@ -24,7 +23,12 @@ LEFT JOIN tmdb_movies m ON m.movie_id = x.movie_id;
 
 CREATE OR REPLACE VIEW v_popularity_wow_comparison AS
 WITH weekly AS (
-  SELECT movie_id, DATE_TRUNC(snapshot_date, WEEK(SUNDAY)) AS week_start,
+  -- The Sunday starting the week (BigQuery's DATE_TRUNC(d, WEEK)), as day arithmetic from a Sunday
+  -- (1970-01-04): sqlglot turns WEEK into DuckDB's Monday weeks, and bqemulator's views do the same
+  -- with WEEK(SUNDAY), while plain arithmetic means the same everywhere.
+  SELECT movie_id,
+         CAST(DATE_ADD(DATE '1970-01-04', INTERVAL DIV(DATE_DIFF(snapshot_date, DATE '1970-01-04', DAY), 7) * 7 DAY)
+              AS DATE) AS week_start,
          AVG(popularity) AS avg_popularity, MAX(popularity) AS max_popularity,
          MIN(popularity) AS min_popularity, COUNT(*) AS days_observed
   FROM tmdb_snapshots
