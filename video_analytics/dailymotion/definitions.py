@@ -43,7 +43,9 @@ def io_manager(settings: Settings) -> dg.ConfigurableIOManager:
 
 def build(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
-        assets=with_storage_kind(assets.assets, storage_kind(settings, "dailymotion")),
+        assets=with_storage_kind(
+            assets.assets, storage_kind(settings, "dailymotion"), skip={assets.REQUESTS}
+        ),
         sensors=assets.sensors,
         resources={"dailymotion": resource(settings), assets.IO_MANAGER_KEY: io_manager(settings)},
     )

@@ -8,7 +8,7 @@ shows where each table lives (`bigquery`, `redshift`, `parquet`).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import dagster as dg
 
@@ -53,12 +53,15 @@ def storage_kind(settings: Settings, source: str) -> str:
     return settings.storage_for(source)[0]
 
 
-def with_storage_kind(assets: Sequence[dg.AssetsDefinition], kind: str) -> list[dg.AssetsDefinition]:
-    """The assets with `kind` (where their tables live) added, within Dagster's three kinds."""
+def with_storage_kind(
+    assets: Sequence[dg.AssetsDefinition], kind: str, skip: Collection[dg.AssetKey] = ()
+) -> list[dg.AssetsDefinition]:
+    """The assets with `kind` (where their tables live) added, within Dagster's three kinds; assets
+    in `skip` store no table."""
 
     def add(spec: dg.AssetSpec) -> dg.AssetSpec:
         kinds = set(spec.kinds or ())
-        if kind in kinds:
+        if kind in kinds or spec.key in skip:
             return spec
         if len(kinds) >= _MAX_KINDS:
             kinds.discard("polars")  # the least telling one makes room
