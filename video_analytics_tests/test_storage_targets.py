@@ -78,6 +78,8 @@ def test_tmdb_in_bigquery_gets_its_io_manager_kinds_and_views_asset(bigquery_env
     assert views.kinds == {"bigquery"} and dg.AssetKey("tmdb_movie_metrics") in views.parent_keys
     warehouse = graph.get(dg.AssetKey("duckdb_warehouse"))
     assert warehouse.kinds == {"duckdb"} and dg.AssetKey("tmdb_snapshots") in warehouse.parent_keys
+    sensor = defs.resolve_sensor_def("warehouse_views_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_tables_only_in_bigquery_are_not_views_of_the_lake(bigquery_env, tmp_path):
