@@ -78,7 +78,7 @@ def test_tmdb_in_bigquery_gets_its_io_manager_kinds_and_views_asset(bigquery_env
     assert views.kinds == {"bigquery"} and dg.AssetKey("tmdb_movie_metrics") in views.parent_keys
     warehouse = graph.get(dg.AssetKey("duckdb_warehouse"))
     assert warehouse.kinds == {"duckdb"} and dg.AssetKey("tmdb_snapshots") in warehouse.parent_keys
-    sensor = defs.resolve_sensor_def("warehouse_views_sensor")
+    sensor = defs.resolve_sensor_def("automation")  # the platform's, on by default
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
 
 

@@ -32,15 +32,6 @@ REBUILD_WHEN_TABLES_LAND = (
 ) & ~dg.AutomationCondition.in_progress()
 
 
-#: Evaluates the warehouse assets' conditions; on by default, so a daemon keeps the views current.
-warehouse_sensor = dg.AutomationConditionSensorDefinition(
-    "warehouse_views_sensor",
-    target=dg.AssetSelection.groups(GROUP),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Rebuilds duckdb_warehouse (and bigquery_views) after tables land.",
-)
-
-
 class DuckDBWarehouse(dg.ConfigurableResource):
     """Where the DuckDB file lives and which lake it reads (from VIDEO_ANALYTICS_DATA_DIR)."""
 

@@ -21,7 +21,6 @@ from video_analytics.warehouse.assets import (
     DuckDBWarehouse,
     bigquery_views_asset,
     duckdb_warehouse_asset,
-    warehouse_sensor,
 )
 from video_analytics.wistia import assets as wistia
 
@@ -69,4 +68,4 @@ def build(settings: Settings) -> dg.Definitions:
     if in_bigquery:
         assets.append(bigquery_views_asset(in_bigquery))
         resources["bigquery_views_target"] = _bigquery_target()
-    return dg.Definitions(assets=assets, resources=resources, sensors=[warehouse_sensor])
+    return dg.Definitions(assets=assets, resources=resources)
