@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import time
 from collections.abc import Mapping, Sequence
 
 import duckdb
@@ -32,6 +33,7 @@ from video_analytics.storage.parquet import resolve_storage_options
 #: Marks views this module owns, so a rebuild can drop views whose table folder vanished.
 VIEW_MARKER = "video_analytics lake view"
 _META_TABLE = "_video_analytics_lake"
+LOCK_WAIT_SECONDS = 60.0
 #: The lake writer's committed files (agreed convention); temp files never match.
 COMMITTED_FILES = "part-*.parquet"
 
@@ -104,7 +106,7 @@ def connect_warehouse(
     """
     if not read_only:
         os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)
-    con = duckdb.connect(db_path, read_only=read_only)
+    con = _connect(db_path, read_only)
     root = _normalise_root(lake_root) if lake_root else _recorded_root(con, db_path)
     if root and _is_remote(root):
         fs, _ = fsspec.core.url_to_fs(root, **resolve_storage_options(root, storage_options))
@@ -112,6 +114,23 @@ def connect_warehouse(
     elif root:
         con.execute(f"SET file_search_path = {_quote_str(root)}")
     return con
+
+
+def _connect(
+    db_path: str, read_only: bool, wait_seconds: float = LOCK_WAIT_SECONDS
+) -> duckdb.DuckDBPyConnection:
+    """DuckDB lets one process write a file (and none read it meanwhile): a rebuild takes about a
+    second, so a query or a second rebuild waits for the lock instead of failing at once."""
+    deadline = time.monotonic() + wait_seconds
+    pause = 0.05
+    while True:
+        try:
+            return duckdb.connect(db_path, read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
 
 
 def _stored_root(root: str, db_path: str) -> str:

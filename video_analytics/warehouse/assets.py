@@ -6,8 +6,9 @@ condition), so `video-analytics sql` works after any materialization, from the U
 demo. `bigquery_views` exists only when some source is stored in BigQuery and creates the same SQL
 views there, over the tables of those sources.
 
-Rebuilding is cheap (views only store SQL) and idempotent; both sit in the `warehouse` pool so two
-runs never rebuild at once.
+Rebuilding is cheap (views only store SQL) and idempotent. Both sit in the `warehouse` pool; a second
+rebuild, or a query, that meets a rebuild in progress waits for DuckDB's file lock
+(`storage.warehouse._connect`).
 """
 
 import os

@@ -112,3 +112,34 @@ def test_a_copied_lake_s_warehouse_reads_the_copy(tmp_path: Path) -> None:
         assert stored.execute("SELECT lake_root FROM _video_analytics_lake").fetchall() == [(".",)]
     finally:
         stored.close()
+
+
+def test_a_query_waits_for_a_rebuild_s_lock_and_other_errors_fail_at_once(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from video_analytics.storage import warehouse
+
+    lake, db = tmp_path / "lake", str(tmp_path / "lake" / "warehouse.duckdb")
+    make_lake(str(lake))
+    build_warehouse(str(lake), db)
+    real_connect, attempts = duckdb.connect, []
+
+    def busy_twice(path, read_only=False):
+        attempts.append(path)
+        if len(attempts) <= 2:  # what DuckDB says while another process writes the file
+            raise duckdb.IOException(
+                f'IO Error: Could not set lock on file "{path}": Conflicting lock is held'
+            )
+        return real_connect(path, read_only=read_only)
+
+    monkeypatch.setattr(warehouse.duckdb, "connect", busy_twice)
+    monkeypatch.setattr(warehouse.time, "sleep", lambda seconds: None)  # no wall-clock wait in a test
+    assert run_sql(db, "SELECT count(*) FROM brightcove__daily").item() == 6
+    assert len(attempts) == 3
+
+    def broken(path, read_only=False):
+        raise duckdb.IOException("IO Error: Permission denied")
+
+    monkeypatch.setattr(warehouse.duckdb, "connect", broken)
+    with pytest.raises(duckdb.IOException, match="Permission denied"):
+        run_sql(db, "SELECT 1")
