@@ -56,9 +56,10 @@ def _sql(args: argparse.Namespace) -> int:
     from video_analytics.storage.warehouse import run_sql
     from video_analytics.warehouse.assets import ensure_duckdb_warehouse
 
-    settings = Settings.from_env()
-    database = args.database or settings.warehouse_path
-    problem = ensure_duckdb_warehouse(settings.lake_root, database)
+    database = args.database or Settings.from_env().warehouse_path
+    problem = (
+        None if os.path.exists(database) else ensure_duckdb_warehouse(Settings.from_env().lake_root, database)
+    )
     if problem:
         print(problem, file=sys.stderr)
         return 2
