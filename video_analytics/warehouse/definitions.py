@@ -12,6 +12,7 @@ import dagster as dg
 from video_analytics.agora import assets as agora
 from video_analytics.brightcove import assets as brightcove
 from video_analytics.dailymotion import assets as dailymotion
+from video_analytics.dailymotion import earnings as dailymotion_earnings
 from video_analytics.demo_steps import DemoStep
 from video_analytics.settings import Settings
 from video_analytics.storage.targets import BQ_CREDENTIALS, bigquery_io_manager
@@ -24,13 +25,13 @@ from video_analytics.warehouse.assets import (
 )
 from video_analytics.wistia import assets as wistia
 
-#: Each source's assets module, by the name `Settings.storage_for` knows it by.
+#: Each source's assets, by the name `Settings.storage_for` knows it by.
 SOURCE_ASSETS = {
-    "brightcove": brightcove,
-    "dailymotion": dailymotion,
-    "wistia": wistia,
-    "tmdb": tmdb,
-    "agora": agora,
+    "brightcove": brightcove.assets,
+    "dailymotion": [*dailymotion.assets, *dailymotion_earnings.assets],
+    "wistia": wistia.assets,
+    "tmdb": tmdb.assets,
+    "agora": agora.assets,
 }
 #: Assets that store no table (DailyMotion's request ledger).
 NOT_TABLES = {dailymotion.REQUESTS}
@@ -39,7 +40,7 @@ DEMO_STEPS = (DemoStep("Warehouse views (DuckDB)", ("duckdb_warehouse",), partit
 
 
 def table_keys(source: str) -> list[dg.AssetKey]:
-    keys = [key for asset in SOURCE_ASSETS[source].assets for key in asset.keys]
+    keys = [key for asset in SOURCE_ASSETS[source] for key in asset.keys]
     return [key for key in keys if key not in NOT_TABLES]
 
 
