@@ -17,6 +17,10 @@ from video_analytics.partitions import daily_partitions, partition_days, previou
 GROUP = "agora"
 KINDS = {"polars", "parquet"}
 REJECT_SHARE_WARN = 0.05  # more than 5% of a day's lines rejected deserves a look
+#: A backfill of N days is N runs: the run queue (and the celery executor in the distributed profile)
+#: spreads them over processes and workers, where one run would loop over the days on one core set.
+#: A day of logs is minutes of scanning, so a run's fixed cost (seconds) is small beside it.
+DAYS_PER_RUN = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 
 
 class AgoraConfig(dg.Config):
@@ -51,7 +55,7 @@ SESSION_CHECKS = [
     },
     check_specs=SESSION_CHECKS,
     partitions_def=daily_partitions(),
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=DAYS_PER_RUN,
     pool="agora",
 )
 def agora_session_stats(
@@ -62,7 +66,13 @@ def agora_session_stats(
     for day in partition_days(context):
         try:
             results.append(
-                engine.analyse_day(reader, day, bucket_lines=agora_logs.bucket_lines, log=context.log.info)
+                engine.analyse_day(
+                    reader,
+                    day,
+                    bucket_lines=agora_logs.bucket_lines,
+                    log=context.log.info,
+                    scan_threads=agora_logs.threads(),
+                )
             )
         except FileNotFoundError as exc:
             if not config.allow_missing_days:
@@ -160,7 +170,7 @@ PERCENT_COLUMNS = [
     group_name=GROUP,
     kinds=KINDS,
     partitions_def=daily_partitions(),
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=DAYS_PER_RUN,
     check_specs=VIDEO_CHECKS,
     ins={"sessions": dg.AssetIn("agora_session_stats")},
     description="Per video (x_tpmid) and day: views, unique clients, startup median/p95, rebuffer % "

@@ -3,7 +3,7 @@
 Two phases:
 
 1. every block of lines becomes compact typed events plus the few rows that decide each stream's
-   descriptive attributes: the native scanner (`linescan`, two blocks at a time on threads) reads the
+   descriptive attributes: the native scanner (`linescan`, one block per core at a time on threads) reads the
    logger's usual lines, the polars parser (`transforms.parse_lines`) the lines it hands back, in
    batches, and every line when the scanner is not built. Rejects are kept with their reason. Days
    up to `IN_MEMORY_DAY_LINES` keep the events in memory; bigger days spill them to Parquet files
@@ -15,6 +15,7 @@ Two phases:
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import tempfile
 from collections import Counter, deque
@@ -195,9 +196,17 @@ def _parse(lines: pl.DataFrame, day: date) -> _Parsed:
     return _Parsed(events, compact(keys.to_frame())["key"], compact(attributes), compact(rejects))
 
 
+def available_cores() -> int:
+    """Cores this process may run on: its CPU affinity (a container or `taskset` share), not the host's."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def _ahead(function: Callable, items: Iterator, workers: int = 2) -> Iterator:
     """`function(item)` of each item in order, computed by threads up to `workers` items ahead (the
-    scanner releases the GIL, so blocks are scanned on both cores while this thread merges)."""
+    scanner releases the GIL, so blocks are scanned on every core given while this thread merges)."""
     with ThreadPoolExecutor(workers) as pool:
         pending: deque = deque()
         for item in items:
@@ -226,7 +235,7 @@ SLOW_BATCH_LINES = 100_000
 
 
 def _scanned_day(
-    reader: LogReader, files: list[str], day: date, log: Callable[[str], None]
+    reader: LogReader, files: list[str], day: date, log: Callable[[str], None], threads: int = 2
 ) -> Iterator[_Parsed]:
     """Every file of the day through the native scanner, as one stream of blocks (two scanned ahead,
     across file ends); the lines it hands back are parsed by polars in batches."""
@@ -243,7 +252,7 @@ def _scanned_day(
 
     chunks = ((url, chunk) for url in files for chunk in reader.chunks(url))
     current, first_line = None, 1
-    for url, scanned in _ahead(scan, chunks):
+    for url, scanned in _ahead(scan, chunks, threads):
         if url != current:
             if current is not None:
                 log(f"agora {day}: {current} done, {seq} lines so far")
@@ -269,9 +278,11 @@ def analyse_day(
     bucket_lines: int = DEFAULT_BUCKET_LINES,
     in_memory_lines: int | None = None,
     log: Callable[[str], None] = lambda _: None,
+    scan_threads: int | None = None,
 ) -> DayResult:
     """Parse and aggregate every file of `day`; raises `FileNotFoundError` if the folder is empty.
-    Days of more than `in_memory_lines` (estimated) spill their events to buckets of `bucket_lines`."""
+    Days of more than `in_memory_lines` (estimated) spill their events to buckets of `bucket_lines`.
+    The native scanner runs on `scan_threads` threads (default: the cores this process is given)."""
     files = reader.day_files(day)
     if not files:
         raise FileNotFoundError(f"no log files under {reader.root.rstrip('/')}/{day.isoformat()}/")
@@ -287,8 +298,11 @@ def analyse_day(
     rejects: list[pl.DataFrame] = []
     reasons: Counter = Counter()
     try:
-        read = _scanned_day if linescan.available() else _polars_day
-        for parsed in read(reader, files, day, log):
+        if linescan.available():
+            parts = _scanned_day(reader, files, day, log, scan_threads or available_cores())
+        else:
+            parts = _polars_day(reader, files, day, log)
+        for parsed in parts:
             store.add(parsed.events, parsed.keys, parsed.attributes)
             reasons.update(dict(parsed.rejects.group_by("reason").len().iter_rows()))
             rejects.append(parsed.rejects)

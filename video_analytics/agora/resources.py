@@ -26,5 +26,13 @@ class AgoraLogsResource(dg.ConfigurableResource):
         description="Log lines per aggregation bucket of a day too big for memory (events spill to disk).",
     )
 
+    scan_threads: int = Field(
+        default=0,
+        description="Threads of the native log scanner; 0 = the cores this process may use (CPU affinity).",
+    )
+
+    def threads(self) -> int | None:
+        return self.scan_threads or None
+
     def reader(self) -> LogReader:
         return LogReader(self.log_root, dict(self.storage_options), self.block_bytes)
