@@ -14,6 +14,8 @@ from datetime import date
 
 PROFILES = ("sandbox", "production")
 STORAGE_TARGETS = ("parquet", "bigquery", "redshift")
+#: Who runs a run's steps: Dagster's multiprocess default on one box, or an existing distributed engine.
+EXECUTORS = ("multiprocess", "celery", "k8s", "ecs")
 
 #: The five accounts of the Brightcove reporting runbook (channel name -> account id).
 DEFAULT_BRIGHTCOVE_ACCOUNTS: dict[str, str] = {
@@ -65,6 +67,8 @@ class Settings:
     start_date: str = "2023-01-01"
     storage: str = "parquet"
     brightcove_accounts: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_BRIGHTCOVE_ACCOUNTS))
+    executor: str = "multiprocess"
+    executor_config: str = ""
 
     @property
     def is_sandbox(self) -> bool:
@@ -90,4 +94,6 @@ class Settings:
             start_date=_date("VIDEO_ANALYTICS_START_DATE", "2023-01-01"),
             storage=_choice("VIDEO_ANALYTICS_STORAGE", "parquet", STORAGE_TARGETS),
             brightcove_accounts=_accounts("BRIGHTCOVE_ACCOUNTS"),
+            executor=_choice("VIDEO_ANALYTICS_EXECUTOR", "multiprocess", EXECUTORS),
+            executor_config=os.environ.get("VIDEO_ANALYTICS_EXECUTOR_CONFIG", "").strip(),
         )
