@@ -92,11 +92,22 @@ class SharedRateLimit:
         while True:
             with self._lock:
                 item = RateItem(self.key, self._clock.now())
-                if self._bucket.put(item):
+                if self._put(item):
                     return waited
                 wait = max(1, self._bucket.waiting(item)) / 1000
             self._sleep(wait)
             waited += wait
+
+    def _put(self, item: object) -> bool:
+        import redis
+
+        try:
+            return self._bucket.put(item)
+        except redis.exceptions.ConnectionError as exc:  # the URL may hold a password: not repeated here
+            raise ConnectionError(
+                f"the shared rate-limit store ({SHARED_RATE_LIMIT_URL_ENV}) is unreachable: {exc}; "
+                f"start it, fix {SHARED_RATE_LIMIT_URL_ENV}, or unset it to pace each process on its own"
+            ) from exc
 
     def close(self) -> None:
         self._redis.close()

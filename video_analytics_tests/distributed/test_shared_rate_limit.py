@@ -83,3 +83,11 @@ def test_shared_limit_state_lives_in_redis(redis_url):
     finally:
         first.close()
         second.close()
+
+
+def test_an_unreachable_store_says_which_setting_to_fix():
+    from video_analytics_tests.distributed.conftest import free_port
+
+    limiter = SharedRateLimit(f"redis://127.0.0.1:{free_port()}/0", "api:acct", 10)
+    with pytest.raises(ConnectionError, match="VIDEO_ANALYTICS_RATE_LIMIT_URL"):
+        limiter.acquire()
