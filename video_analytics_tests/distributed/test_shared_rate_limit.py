@@ -91,3 +91,22 @@ def test_an_unreachable_store_says_which_setting_to_fix():
     limiter = SharedRateLimit(f"redis://127.0.0.1:{free_port()}/0", "api:acct", 10)
     with pytest.raises(ConnectionError, match="VIDEO_ANALYTICS_RATE_LIMIT_URL"):
         limiter.acquire()
+
+
+def test_clients_pick_the_shared_limit_from_the_environment(redis_url, monkeypatch):
+    """Every vendor client gets it without wiring: ApiClient builds its limiter from the setting, keyed
+    by vendor and a digest of the credential (the token itself never reaches Redis)."""
+    from video_analytics.http import ApiClient, BearerToken, TokenBucket
+
+    monkeypatch.setenv("VIDEO_ANALYTICS_RATE_LIMIT_URL", redis_url)
+    with ApiClient(
+        "wistia", "http://127.0.0.1:9", auth=BearerToken("secret-token"), rate_limit=9.5
+    ) as shared:
+        assert isinstance(shared._bucket, SharedRateLimit)
+        assert shared._bucket.key.startswith("video_analytics:ratelimit:wistia:")
+        assert "secret-token" not in shared._bucket.key
+    with ApiClient("wistia", "http://127.0.0.1:9", auth=BearerToken("other-token"), rate_limit=9.5) as other:
+        assert other._bucket.key != shared._bucket.key  # another account, another budget
+    monkeypatch.delenv("VIDEO_ANALYTICS_RATE_LIMIT_URL")
+    with ApiClient("wistia", "http://127.0.0.1:9", auth=BearerToken("secret-token"), rate_limit=9.5) as local:
+        assert isinstance(local._bucket, TokenBucket)
