@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -10,6 +11,16 @@ import time
 from collections.abc import Iterator
 
 import pytest
+
+#: Tests that measure throughput or start a cluster need the machine to themselves: they run in
+#: `make test-cluster` (serially; CI runs it after `make test`), not among `make test`'s parallel workers.
+quiet_machine = [
+    pytest.mark.cluster,
+    pytest.mark.skipif(
+        not os.environ.get("VIDEO_ANALYTICS_CLUSTER_TESTS"),
+        reason="needs the machine to itself: `make test-cluster` (VIDEO_ANALYTICS_CLUSTER_TESTS=1)",
+    ),
+]
 
 
 def free_port() -> int:

@@ -35,15 +35,9 @@ from video_analytics.wistia import assets as wistia_assets
 from video_analytics.wistia.resources import WistiaResource
 from video_analytics.wistia.simulator import WistiaKnobs, WistiaSimulator, WistiaWorld
 from video_analytics_tests.distributed.cluster import REPO, Cluster, cluster_env, wait_for
+from video_analytics_tests.distributed.conftest import quiet_machine
 
-pytestmark = [
-    pytest.mark.cluster,
-    pytest.mark.postgres,
-    pytest.mark.skipif(
-        not os.environ.get("VIDEO_ANALYTICS_CLUSTER_TESTS"),
-        reason="starts a cluster (~2 min): run with `make test-cluster` (VIDEO_ANALYTICS_CLUSTER_TESTS=1)",
-    ),
-]
+pytestmark = [*quiet_machine, pytest.mark.postgres]
 
 AGORA_DAYS = [date(2024, 3, 1), date(2024, 3, 2), date(2024, 3, 3)]
 AGORA_LINES_PER_DAY = 30_000
