@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from video_analytics import distributed
 from video_analytics.agora import definitions as agora
 from video_analytics.brightcove import definitions as brightcove
 from video_analytics.dailymotion import definitions as dailymotion
@@ -29,7 +30,11 @@ def io_manager(settings: Settings) -> dg.ConfigurableIOManager:
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
-    shared = dg.Definitions(resources={"io_manager": io_manager(settings)}, sensors=[automation_sensor])
+    shared = dg.Definitions(
+        resources={"io_manager": io_manager(settings)},
+        sensors=[automation_sensor],
+        executor=distributed.executor(settings),
+    )
     merged = dg.Definitions.merge(shared, *(source.build(settings) for source in SOURCES))
     return apply_house_policies(merged, settings.owners)
 

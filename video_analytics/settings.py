@@ -20,6 +20,8 @@ ORIGINAL_WAREHOUSES = {"dailymotion": "bigquery", "tmdb": "bigquery", "wistia": 
 SOURCE_STORAGE_PREFIX = "VIDEO_ANALYTICS_STORAGE_"
 #: `<target>+parquet` also writes the Parquet lake (inputs are then read from the warehouse).
 ALSO_LAKE = "+parquet"
+#: Who runs a run's steps: Dagster's multiprocess default on one box, or an existing distributed engine.
+EXECUTORS = ("multiprocess", "celery", "k8s", "ecs")
 
 #: The five accounts of the Brightcove reporting runbook (channel name -> account id).
 DEFAULT_BRIGHTCOVE_ACCOUNTS: dict[str, str] = {
@@ -95,6 +97,8 @@ class Settings:
     owners: dict[str, list[str]] = field(default_factory=dict)
     #: Per-source storage overrides (source -> target), from VIDEO_ANALYTICS_STORAGE_<SOURCE>.
     source_storage: dict[str, str] = field(default_factory=dict)
+    executor: str = "multiprocess"
+    executor_config: str = ""
 
     @property
     def is_sandbox(self) -> bool:
@@ -122,6 +126,8 @@ class Settings:
             brightcove_accounts=_accounts("BRIGHTCOVE_ACCOUNTS"),
             owners=_owners("VIDEO_ANALYTICS_OWNERS"),
             source_storage=_source_storage(),
+            executor=_choice("VIDEO_ANALYTICS_EXECUTOR", "multiprocess", EXECUTORS),
+            executor_config=os.environ.get("VIDEO_ANALYTICS_EXECUTOR_CONFIG", "").strip(),
         )
 
     def storage_for(self, source: str) -> tuple[str, bool]:
