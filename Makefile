@@ -36,3 +36,8 @@ lint: install-dev
 
 clean:
 	rm -rf $(VENV) data .dagster_home
+
+.PHONY: test-cluster
+# The dagster-celery cluster test (Redis, PostgreSQL, moto S3, two workers; a few minutes): CI runs it.
+test-cluster: install-dev
+	VIDEO_ANALYTICS_CLUSTER_TESTS=1 $(BIN)/pytest -p no:xdist -m cluster

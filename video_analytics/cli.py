@@ -70,9 +70,15 @@ def _sql(args: argparse.Namespace) -> int:
 
     from video_analytics.settings import Settings
     from video_analytics.storage.sql_door import query
+    from video_analytics.warehouse.assets import ensure_duckdb_warehouse
 
     settings = Settings.from_env()
-    frame = query(args.database or settings.warehouse_path, args.query, lake_roots=[settings.lake_root])
+    database = args.database or settings.warehouse_path
+    problem = None if os.path.exists(database) else ensure_duckdb_warehouse(settings.lake_root, database)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    frame = query(database, args.query, lake_roots=[settings.lake_root])
     with pl.Config(tbl_rows=args.rows, tbl_cols=-1, fmt_str_lengths=60):
         print(frame)
     return 0

@@ -34,6 +34,8 @@ class EnvSelectedStorage(DagsterStorage, ConfigurableClass):
         return {
             "postgres_url_env": Field(str, is_required=False, default_value=PG_URL_ENV),
             "base_dir": Field(StringSource, is_required=False),
+            # A cluster's processes must share one storage: fail rather than fall back to SQLite.
+            "require_postgres": Field(bool, is_required=False, default_value=False),
         }
 
     @classmethod
@@ -43,6 +45,11 @@ class EnvSelectedStorage(DagsterStorage, ConfigurableClass):
         url = os.environ.get(config_value["postgres_url_env"], "").strip()
         if url:
             return _postgres(url, config_value["postgres_url_env"])
+        if config_value.get("require_postgres"):
+            raise RuntimeError(
+                f"This instance (dagster.yaml: storage.custom.config.require_postgres) shares PostgreSQL "
+                f"storage between processes: set {config_value['postgres_url_env']}=postgresql://..."
+            )
         return _sqlite(config_value.get("base_dir"))
 
 

@@ -18,6 +18,10 @@ from video_analytics.policies import when_upstream_lands
 GROUP = "agora"
 KINDS = {"polars", "parquet"}
 REJECT_SHARE_WARN = 0.05  # more than 5% of a day's lines rejected deserves a look
+#: A backfill of N days is N runs: the run queue (and the celery executor in the distributed profile)
+#: spreads them over processes and workers, where one run would loop over the days on one core set.
+#: A day of logs is minutes of scanning, so a run's fixed cost (seconds) is small beside it.
+DAYS_PER_RUN = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 
 
 class AgoraConfig(dg.Config):
@@ -52,7 +56,7 @@ SESSION_CHECKS = [
     },
     check_specs=SESSION_CHECKS,
     partitions_def=daily_partitions(),
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=DAYS_PER_RUN,
     pool="agora",
 )
 def agora_session_stats(
@@ -71,6 +75,7 @@ def agora_session_stats(
                     log=context.log.info,
                     fields=fields,
                     warn=context.log.warning,
+                    scan_threads=agora_logs.threads(),
                 )
             )
         except FileNotFoundError as exc:
@@ -197,7 +202,7 @@ PERCENT_COLUMNS = [
     group_name=GROUP,
     kinds=KINDS,
     partitions_def=daily_partitions(),
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=DAYS_PER_RUN,
     check_specs=VIDEO_CHECKS,
     ins={"sessions": dg.AssetIn("agora_session_stats")},
     automation_condition=when_upstream_lands(),

@@ -3,7 +3,7 @@
 Two phases:
 
 1. every block of lines becomes compact typed events plus the few rows that decide each stream's
-   descriptive attributes: the native scanner (`linescan`, two blocks at a time on threads) reads the
+   descriptive attributes: the native scanner (`linescan`, one block per core at a time on threads) reads the
    logger's usual lines, the polars parser (`transforms.parse_lines`) the lines it hands back, in
    batches, and every line when the scanner is not built. Rejects are kept with their reason. Days
    up to `IN_MEMORY_DAY_LINES` keep the events in memory; bigger days spill them to Parquet files
@@ -15,6 +15,7 @@ Two phases:
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import tempfile
 from collections import Counter, deque
@@ -214,9 +215,17 @@ def _parse(lines: pl.DataFrame, day: date, fields=()) -> _Parsed:
     )
 
 
+def available_cores() -> int:
+    """Cores this process may run on: its CPU affinity (a container or `taskset` share), not the host's."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def _ahead(function: Callable, items: Iterator, workers: int = 2) -> Iterator:
     """`function(item)` of each item in order, computed by threads up to `workers` items ahead (the
-    scanner releases the GIL, so blocks are scanned on both cores while this thread merges)."""
+    scanner releases the GIL, so blocks are scanned on every core given while this thread merges)."""
     with ThreadPoolExecutor(workers) as pool:
         pending: deque = deque()
         for item in items:
@@ -245,7 +254,12 @@ SLOW_BATCH_LINES = 100_000
 
 
 def _scanned_day(
-    reader: LogReader, files: list[str], day: date, log: Callable[[str], None], fields=()
+    reader: LogReader,
+    files: list[str],
+    day: date,
+    log: Callable[[str], None],
+    fields=(),
+    threads: int = 2,
 ) -> Iterator[_Parsed]:
     """Every file of the day through the native scanner, as one stream of blocks (two scanned ahead,
     across file ends); the lines it hands back are parsed by polars in batches."""
@@ -265,7 +279,7 @@ def _scanned_day(
 
     chunks = ((url, chunk) for url in files for chunk in reader.chunks(url))
     current, first_line = None, 1
-    for url, scanned, custom in _ahead(scan, chunks):
+    for url, scanned, custom in _ahead(scan, chunks, threads):
         if url != current:
             if current is not None:
                 log(f"agora {day}: {current} done, {seq} lines so far")
@@ -294,11 +308,13 @@ def analyse_day(
     log: Callable[[str], None] = lambda _: None,
     fields: tuple[custom_fields.CustomField, ...] = (),
     warn: Callable[[str], None] | None = None,
+    scan_threads: int | None = None,
 ) -> DayResult:
     """Parse and aggregate every file of `day`; raises `FileNotFoundError` if the folder is empty.
     Days of more than `in_memory_lines` (estimated) spill their events to buckets of `bucket_lines`.
     `fields`: custom fields aggregated per stream (`custom_fields`), one column each. `warn` (default:
-    `log`) hears what a user should look at: copies skipped, empty files, invalid UTF-8."""
+    `log`) hears what a user should look at: copies skipped, empty files, invalid UTF-8.
+    The native scanner runs on `scan_threads` threads (default: the cores this process is given)."""
     warn = warn or log
     files = _readable_files(reader, day, warn)
     if in_memory_lines is None:
@@ -315,8 +331,11 @@ def analyse_day(
     partials: list[pl.DataFrame] = []  # custom fields, one row per stream and block
     replaced: list[pl.DataFrame] = []
     try:
-        read = _scanned_day if linescan.available() else _polars_day
-        for parsed in read(reader, files, day, log, fields):
+        if linescan.available():
+            parts = _scanned_day(reader, files, day, log, fields, scan_threads or available_cores())
+        else:
+            parts = _polars_day(reader, files, day, log, fields)
+        for parsed in parts:
             store.add(parsed.events, parsed.keys, parsed.attributes)
             if parsed.custom is not None:
                 partials.append(parsed.custom)

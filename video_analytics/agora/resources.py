@@ -60,5 +60,13 @@ class AgoraLogsResource(dg.ConfigurableResource):
     def geo_lookup(self) -> GeoLookup:
         return GeoLookup.open(self.geoip_database, self.isp_database)
 
+    scan_threads: int = Field(
+        default=0,
+        description="Threads of the native log scanner; 0 = the cores this process may use (CPU affinity).",
+    )
+
+    def threads(self) -> int | None:
+        return self.scan_threads or None
+
     def reader(self) -> LogReader:
         return LogReader(self.log_root, dict(self.storage_options), self.block_bytes)

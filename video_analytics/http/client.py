@@ -26,7 +26,7 @@ from video_analytics.http.errors import (
     redact,
     truncate,
 )
-from video_analytics.http.ratelimit import TokenBucket
+from video_analytics.http.ratelimit import account_id, account_limiter
 from video_analytics.http.retry import RequestCounters, RetryPolicy, parse_retry_after
 
 log = logging.getLogger("video_analytics.http")
@@ -117,6 +117,7 @@ class ApiClient:
         sleep: Callable[[float], None] = time.sleep,
         random: Callable[[], float] = _random.random,
         transport: httpx.BaseTransport | None = None,
+        account: str | None = None,
     ) -> None:
         self.name = name
         self.auth = auth
@@ -124,7 +125,11 @@ class ApiClient:
         self.counters = RequestCounters()
         self._sleep = sleep
         self._random = random
-        self._bucket = TokenBucket(rate_limit, burst=rate_burst, sleep=sleep) if rate_limit else None
+        self._bucket = (
+            account_limiter(name, account or self._account(base_url), rate_limit, rate_burst, sleep)
+            if rate_limit
+            else None
+        )
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._http = httpx.Client(
             base_url=base_url,
@@ -199,6 +204,8 @@ class ApiClient:
 
     def close(self) -> None:
         self._http.close()
+        if hasattr(self._bucket, "close"):
+            self._bucket.close()
 
     def __enter__(self) -> ApiClient:
         return self
@@ -208,6 +215,11 @@ class ApiClient:
 
     def secrets(self) -> list[str]:
         return list(self.auth.secrets()) if self.auth is not None and hasattr(self.auth, "secrets") else []
+
+    def _account(self, base_url: str) -> str:
+        """Whose rate budget this client spends: its credential's digest (one per vendor account)."""
+        secrets = self.secrets()
+        return account_id(secrets[0] if secrets else base_url)
 
     def redact(self, text: str) -> str:
         return redact(text, self.secrets())

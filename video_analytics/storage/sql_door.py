@@ -93,7 +93,7 @@ def open_read_only(
     except duckdb.Error as exc:
         raise SqlError(f"{db_path}: {one_line(exc)}") from None
     try:
-        recorded = _recorded_root(con)
+        recorded = _recorded_root(con, db_path)
         roots = sorted({_allowed_directory(r) for r in [*lake_roots, *([recorded] if recorded else [])]})
         con.execute("SET allowed_directories = ?", [roots])
         con.execute("SET enable_external_access = false")

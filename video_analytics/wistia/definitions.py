@@ -11,6 +11,7 @@ from video_analytics.settings import Settings, env_number
 from video_analytics.storage.glue import GlueCatalogedParquetIOManager
 from video_analytics.storage.parquet import ParquetLakeIOManager
 from video_analytics.storage.redshift import redshift_io_manager_from_env
+from video_analytics.storage.targets import storage_kind, with_storage_kind
 from video_analytics.wistia import assets
 from video_analytics.wistia.resources import WistiaResource
 
@@ -42,7 +43,7 @@ def resource() -> WistiaResource:
 
 def io_manager(settings: Settings) -> dg.ConfigurableIOManager:
     """Native Redshift tables, the Glue-catalogued S3 lake, or the plain lake, in that order."""
-    if settings.storage == "redshift":
+    if settings.storage_for("wistia")[0] == "redshift":
         return redshift_io_manager_from_env(os.environ.get("WISTIA_REDSHIFT_SCHEMA", DEFAULT_REDSHIFT_SCHEMA))
     database = os.environ.get("WISTIA_GLUE_DATABASE", "").strip()
     if settings.lake_root.startswith(("s3://", "s3a://")) and database:
@@ -56,7 +57,7 @@ def io_manager(settings: Settings) -> dg.ConfigurableIOManager:
 
 def build(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
-        assets=assets.assets,
+        assets=with_storage_kind(assets.assets, storage_kind(settings, "wistia")),
         schedules=assets.schedules,
         resources={"wistia": resource(), IO_MANAGER_KEY: io_manager(settings)},
     )
