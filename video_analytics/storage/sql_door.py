@@ -78,6 +78,14 @@ def _allowed_directory(root: str) -> str:
     return os.path.abspath(root.removeprefix("file://")).rstrip("/") + "/"
 
 
+def _relative_tables(root: str | None) -> list[str]:
+    """The views of a local lake read ``table/date=*/...`` relative to the lake (DuckDB's
+    ``file_search_path``), and DuckDB checks the path as written: allow each top-level table folder."""
+    if not root or "://" in root or not os.path.isdir(root):
+        return []
+    return [f"{name}/" for name in sorted(os.listdir(root)) if os.path.isdir(os.path.join(root, name))]
+
+
 def open_read_only(
     db_path: str, lake_roots: Iterable[str] = (), storage_options: Mapping[str, str] | None = None
 ) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
@@ -95,7 +103,8 @@ def open_read_only(
     try:
         recorded = _recorded_root(con, db_path)
         roots = sorted({_allowed_directory(r) for r in [*lake_roots, *([recorded] if recorded else [])]})
-        con.execute("SET allowed_directories = ?", [roots])
+        allowed = [*roots, *_relative_tables(recorded)]
+        con.execute("SET allowed_directories = ?", [allowed])
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     except BaseException:
