@@ -7,6 +7,7 @@ import dagster as dg
 from video_analytics.agora import definitions as agora
 from video_analytics.brightcove import definitions as brightcove
 from video_analytics.dailymotion import definitions as dailymotion
+from video_analytics.partitions import with_start_date
 from video_analytics.settings import Settings
 from video_analytics.storage.parquet import ParquetLakeIOManager
 from video_analytics.tmdb import definitions as tmdb
@@ -25,7 +26,8 @@ def io_manager(settings: Settings) -> dg.ConfigurableIOManager:
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     shared = dg.Definitions(resources={"io_manager": io_manager(settings)})
-    return dg.Definitions.merge(shared, *(source.build(settings) for source in SOURCES))
+    defs = dg.Definitions.merge(shared, *(source.build(settings) for source in SOURCES))
+    return with_start_date(defs, settings.start_date)  # the settings passed in, not those at import
 
 
 defs = build_definitions()

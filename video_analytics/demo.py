@@ -81,6 +81,7 @@ def run_demo(days: int = 14, echo=print, scale: str = "demo") -> dict[str, dict]
     home = prepare_dagster_home()
     partition_range = demo_range(days, datetime.now(UTC).date())
     first = date.fromisoformat(partition_range[0])
+    use_demo_start_date(first)
     with Sandbox(today=datetime.now(UTC).date(), scale=scale) as sandbox:
         os.environ.update(sandbox.env())
         os.environ.setdefault("VIDEO_ANALYTICS_PROFILE", "sandbox")
@@ -129,3 +130,15 @@ def format_summary(summary: dict[str, dict], root: str, warehouse: str, home: Pa
         "Open the UI:       video-analytics ui   (then http://127.0.0.1:3000)",
     ]
     return "\n".join(lines)
+
+
+def use_demo_start_date(first: date) -> None:
+    """In the sandbox, partitions start at the demo's first day (recorded for `video-analytics ui`)."""
+    from video_analytics.sandbox_start import START_ENV, record_demo_start
+    from video_analytics.settings import Settings
+
+    settings = Settings.from_env()
+    if settings.is_sandbox:
+        start = record_demo_start(settings.lake_root, first)
+        if not os.environ.get(START_ENV, "").strip():
+            os.environ[START_ENV] = start
