@@ -53,9 +53,10 @@ query($key: AssetKeyInput!) {
 }
 """
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason="needs Debian chromium (.ci/run installs it)"
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian chromium (.ci/run installs it)"),
+]
 
 
 def test_a_failed_agora_day_is_red_on_that_day_only_and_green_after_recovery(tmp_path: Path):
