@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import date
 
 import dagster as dg
 import polars as pl
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,  # not exported by dagster 1.13; stable serdes record
 )
+from dagster_shared.record import replace
 
-from video_analytics.partitions import daily_partitions
+from video_analytics.partitions import daily_partitions, partition_days
 
 
 def references_check(
@@ -156,3 +158,29 @@ def daily_check_spec(
         return dg.AssetCheckSpec(
             name, asset=asset, blocking=blocking, description=description, partitions_def=daily_partitions()
         )
+
+
+def per_day(specs: Iterable[dg.AssetCheckSpec]) -> list[dg.AssetCheckSpec]:
+    """The same checks, declared on the daily partitions: results then mark days, not the asset."""
+    with warnings.catch_warnings():  # "partitions_def on an AssetCheckSpec" is a preview in 1.13
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return [replace(spec, partitions_def=daily_partitions()) for spec in specs]
+
+
+def checks_per_day(
+    context: dg.AssetExecutionContext, check_day: Callable[[date], Iterable[dg.AssetCheckResult]]
+) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
+    """Run `check_day` for every day of the run and report each day's results against that day's
+    materialization. Yield from it after the asset's outputs."""
+    checked = [(day.isoformat(), result) for day in partition_days(context) for result in check_day(day)]
+    yield from evaluations_after_materialization(context, checked)
+
+
+def rows_of_day(frame: pl.DataFrame, column: str, day: date) -> pl.DataFrame:
+    """The rows of `frame` whose partition column (a Date, a Datetime or an ISO string) falls on `day`."""
+    dtype = frame.schema[column]
+    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+        key = pl.col(column).cast(pl.Date)
+    else:
+        key = pl.col(column).cast(pl.String).str.slice(0, 10).str.to_date("%Y-%m-%d")
+    return frame.filter(key == day)
