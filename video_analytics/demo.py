@@ -133,12 +133,15 @@ def format_summary(summary: dict[str, dict], root: str, warehouse: str, home: Pa
 
 
 def use_demo_start_date(first: date) -> None:
-    """In the sandbox, partitions start at the demo's first day (recorded for `video-analytics ui`)."""
+    """In the sandbox, partitions start where the demo's data starts (recorded for `video-analytics ui`):
+    its first day, less the history a source loads before it (a source's `DEMO_HISTORY_DAYS`)."""
+    from video_analytics.definitions import SOURCES
     from video_analytics.sandbox_start import START_ENV, record_demo_start
     from video_analytics.settings import Settings
 
     settings = Settings.from_env()
     if settings.is_sandbox:
-        start = record_demo_start(settings.lake_root, first)
+        history = max((getattr(source, "DEMO_HISTORY_DAYS", 0) for source in SOURCES), default=0)
+        start = record_demo_start(settings.lake_root, first - timedelta(days=history))
         if not os.environ.get(START_ENV, "").strip():
             os.environ[START_ENV] = start

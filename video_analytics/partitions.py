@@ -11,14 +11,15 @@ from dagster_shared.record import replace
 from video_analytics.settings import Settings
 
 
-@cache
 def daily_partitions(start_date: str | None = None) -> dg.DailyPartitionsDefinition:
-    """Daily partitions from VIDEO_ANALYTICS_START_DATE; the last partition is yesterday (UTC)."""
-    return dg.DailyPartitionsDefinition(
-        start_date=start_date or Settings.from_env().start_date,
-        timezone="UTC",
-        fmt="%Y-%m-%d",
-    )
+    """Daily partitions from `start_date`, else VIDEO_ANALYTICS_START_DATE as it is now (not as it was
+    at the first call: the demo and the UI set it); the last partition is yesterday (UTC)."""
+    return _daily_partitions(start_date or Settings.from_env().start_date)
+
+
+@cache
+def _daily_partitions(start_date: str) -> dg.DailyPartitionsDefinition:
+    return dg.DailyPartitionsDefinition(start_date=start_date, timezone="UTC", fmt="%Y-%m-%d")
 
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
