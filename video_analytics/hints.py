@@ -1,4 +1,4 @@
-"""Sentences that tell a user exactly where to change something: run config, UI, environment.
+"""Sentences that tell a user exactly where to change something: the run config path and the UI place.
 
 Every "set X" in an error message should come from here, so that each one names the config path a
 schedule, sensor or script would use *and* the place in the Dagster UI where a person types it.
@@ -20,11 +20,3 @@ def launchpad_hint(asset: str, field: str, value: str) -> str:
         f"`ops: {{{asset}: {{config: {{{field}: {value}}}}}}}`)"
     )
 
-
-def env_hint(variable: str, example: str) -> str:
-    """Where to set a deployment setting: the environment of the Dagster processes (not the UI)."""
-    return (
-        f"set the environment variable {variable} (e.g. {variable}={example}) where the Dagster "
-        "webserver, daemon and code server start (shell, .env, or the deployment's manifest), "
-        "then restart them"
-    )
