@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/agora_throughput.py --lines 10000000 --files 4   # peak memory
     .venv/bin/python benchmarks/agora_throughput.py --lines 1000000 --gzip       # incl. decompression
     .venv/bin/python benchmarks/agora_throughput.py --lines 1000000 --format json  # fluentd JSON lines
+    .venv/bin/python benchmarks/agora_throughput.py --lines 1000000 --custom-fields  # as the asset runs
 
 Generates N lines with the sandbox generator (in child processes, so their memory does not count)
 into `<dir>/<day>/`, then in this process measures:
@@ -84,6 +85,11 @@ def main() -> None:
         "--reuse", action="store_true", help="measure logs kept by an earlier --keep run (and keep them)"
     )
     parser.add_argument(
+        "--custom-fields",
+        action="store_true",
+        help="also aggregate the built-in custom x_* fields, as the agora_session_stats asset does",
+    )
+    parser.add_argument(
         "--repeat", type=int, default=3, help="measurements (this shared machine's speed varies by ±20%%)"
     )
     args = parser.parse_args()
@@ -101,7 +107,10 @@ def main() -> None:
     print(f"{verb} {size / 1e9:.2f} GB of {kind} logs in {time.perf_counter() - started:.1f}s")
     try:
         from video_analytics.agora.client import LogReader
+        from video_analytics.agora.custom_fields import BUILT_IN
         from video_analytics.agora.engine import analyse_day
+
+        fields = BUILT_IN if args.custom_fields else ()
 
         print(f"peak RSS before measuring: {peak_rss_mb():.0f} MB; load average {os.getloadavg()[0]:.1f}")
         python_runs, agora_runs = [], []
@@ -109,7 +118,7 @@ def main() -> None:
             lines, python_s = python_iteration(paths)
             python_runs.append(python_s)
             started, cpu_started = time.perf_counter(), time.process_time()
-            result = analyse_day(LogReader(str(folder)), DAY)
+            result = analyse_day(LogReader(str(folder)), DAY, fields=fields)
             agora_s, agora_cpu = time.perf_counter() - started, time.process_time() - cpu_started
             agora_runs.append(agora_s)
             print(

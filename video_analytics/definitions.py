@@ -8,6 +8,7 @@ from video_analytics.agora import definitions as agora
 from video_analytics.brightcove import definitions as brightcove
 from video_analytics.dailymotion import definitions as dailymotion
 from video_analytics.partitions import with_start_date
+from video_analytics.policies import apply_house_policies, automation_sensor
 from video_analytics.settings import Settings
 from video_analytics.storage.parquet import ParquetLakeIOManager
 from video_analytics.tmdb import definitions as tmdb
@@ -25,9 +26,10 @@ def io_manager(settings: Settings) -> dg.ConfigurableIOManager:
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
-    shared = dg.Definitions(resources={"io_manager": io_manager(settings)})
-    defs = dg.Definitions.merge(shared, *(source.build(settings) for source in SOURCES))
-    return with_start_date(defs, settings.start_date)  # the settings passed in, not those at import
+    shared = dg.Definitions(resources={"io_manager": io_manager(settings)}, sensors=[automation_sensor])
+    merged = dg.Definitions.merge(shared, *(source.build(settings) for source in SOURCES))
+    merged = with_start_date(merged, settings.start_date)  # the settings passed in, not those at import
+    return apply_house_policies(merged, settings.owners)
 
 
 defs = build_definitions()

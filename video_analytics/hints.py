@@ -19,4 +19,3 @@ def launchpad_hint(asset: str, field: str, value: str) -> str:
         f"(Dagster UI: asset {asset} > the arrow beside Materialize > Open launchpad, then add "
         f"`ops: {{{asset}: {{config: {{{field}: {value}}}}}}}`)"
     )
-

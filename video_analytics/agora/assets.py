@@ -11,11 +11,12 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from video_analytics.agora import engine, transforms
+from video_analytics.agora import custom_fields, engine, geoip, transforms
 from video_analytics.agora.resources import AgoraLogsResource
 from video_analytics.checks import daily_check_spec, day_results, evaluations_after_materialization
 from video_analytics.hints import launchpad_hint
 from video_analytics.partitions import daily_partitions, partition_days, previous_day
+from video_analytics.policies import when_upstream_lands
 
 GROUP = "agora"
 KINDS = {"polars", "parquet"}
@@ -61,6 +62,7 @@ def agora_session_stats(
     context: dg.AssetExecutionContext, config: AgoraConfig, agora_logs: AgoraLogsResource
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     reader = agora_logs.reader()
+    fields = agora_logs.field_specs()
     days = partition_days(context)
     missing = [day for day in days if not reader.day_files(day)]
     if missing and not config.allow_missing_days:
@@ -70,17 +72,38 @@ def agora_session_stats(
         if day in missing:
             context.log.warning(f"agora {day}: no log files; writing an empty partition (allow_missing_days)")
             continue
-        result = engine.analyse_day(reader, day, bucket_lines=agora_logs.bucket_lines, log=context.log.info)
+        try:
+            result = engine.analyse_day(
+                reader,
+                day,
+                bucket_lines=agora_logs.bucket_lines,
+                log=context.log.info,
+                fields=fields,
+                warn=context.log.warning,
+            )
+        except FileNotFoundError as exc:  # every file of the day is empty: a failed upload
+            if not config.allow_missing_days:
+                raise dg.Failure(unusable_day_message(day, exc)) from exc
+            context.log.warning(f"{exc}: writing an empty partition (allow_missing_days)")
+            continue
         context.log.info(f"agora {day}: {result.counters()}")
         results[day] = result
-    sessions = _stack([r.sessions for r in results.values()], engine.empty_sessions())
+    empty = custom_fields.attach(engine.empty_sessions(), [], fields)
+    sessions = add_geography(context, agora_logs, _stack([r.sessions for r in results.values()], empty))
     rejects = _stack([r.rejects for r in results.values()], pl.DataFrame(schema=transforms.REJECT_SCHEMA))
     counters = _sum_counters(list(results.values()))
     watch_hours = float(sessions["watch_time"].sum() / 3600) if sessions.height else 0.0
+    located = sessions.height - sessions["geo_country_code"].null_count()
     yield dg.Output(
         sessions,
         output_name="agora_session_stats",
-        metadata={**counters, **reader.counters.as_metadata(), "watch_hours": round(watch_hours, 2)},
+        metadata={
+            **counters,
+            **reader.counters.as_metadata(),
+            "watch_hours": round(watch_hours, 2),
+            "geo_located_streams": located,
+            "invalid_utf8_lines": sum(r.utf8_replaced.height for r in results),
+        },
     )
     yield dg.Output(
         rejects,
@@ -104,6 +127,14 @@ def missing_days_message(root: str, missing: list[date]) -> str:
     )
 
 
+def unusable_day_message(day: date, exc: Exception) -> str:
+    return (
+        f"agora_session_stats {day}: {exc}; nothing was written. Re-upload the day's logs and "
+        "re-materialize it, or, to write it as an empty day, "
+        + launchpad_hint("agora_session_stats", "allow_missing_days", "true")
+    )
+
+
 def _session_checks_per_day(
     days: list[date], results: dict[date, engine.DayResult]
 ) -> list[tuple[str, dg.AssetCheckResult]]:
@@ -112,6 +143,26 @@ def _session_checks_per_day(
         result = results.get(day, engine.DayResult(engine.empty_sessions(), pl.DataFrame()))
         checked += day_results(day.isoformat(), session_checks(result.sessions, result.counters()))
     return checked
+
+
+def add_geography(
+    context: dg.AssetExecutionContext, agora_logs: AgoraLogsResource, sessions: pl.DataFrame
+) -> pl.DataFrame:
+    """isp_name and geo_* from the configured MaxMind databases, by client IP; empty (logged) without."""
+    try:
+        lookup = agora_logs.geo_lookup()
+    except geoip.GeoDatabaseError as exc:
+        raise dg.Failure(f"{exc}; fix or unset the setting") from exc
+    if not lookup.configured:
+        context.log.info(
+            "agora: no GeoIP database set (AGORA_GEOIP_DATABASE, AGORA_ISP_DATABASE): "
+            "isp_name and geo_* stay empty"
+        )
+        return sessions
+    try:
+        return geoip.with_geography(sessions, lookup.places(sessions["client_id"]))
+    finally:
+        lookup.close()
 
 
 def _stack(frames: list[pl.DataFrame], empty: pl.DataFrame) -> pl.DataFrame:
@@ -188,6 +239,7 @@ PERCENT_COLUMNS = [
     backfill_policy=dg.BackfillPolicy.single_run(),
     check_specs=VIDEO_CHECKS,
     ins={"sessions": dg.AssetIn("agora_session_stats")},
+    automation_condition=when_upstream_lands(),
     description="Per video (x_tpmid) and day: views, unique clients, startup median/p95, rebuffer % "
     "and frequency, start failures, exits before start, playback failures, completion, watch hours.",
 )
