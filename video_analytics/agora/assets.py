@@ -102,7 +102,7 @@ def agora_session_stats(
             **reader.counters.as_metadata(),
             "watch_hours": round(watch_hours, 2),
             "geo_located_streams": located,
-            "invalid_utf8_lines": sum(r.utf8_replaced.height for r in results),
+            "invalid_utf8_lines": sum(r.utf8_replaced.height for r in results.values()),
         },
     )
     yield dg.Output(
