@@ -50,14 +50,19 @@ def trailing_days_request(name: str, scheduled: datetime, days: int) -> dg.RunRe
 
 
 def with_start_date(defs: dg.Definitions, start_date: str) -> dg.Definitions:
-    """`defs` with every asset and check on the shared daily partitions moved to `start_date`.
+    """`defs` with every asset and check (also `@multi_asset_check`s) on the shared daily partitions
+    moved to `start_date`.
 
     Assets are declared at import time with `daily_partitions()` (the environment's start date); the
     settings a caller passes to `build_definitions` win, so a sandbox and a deployment built side by
     side (tests, the demo) each get their own first day.
     """
     target = daily_partitions(start_date)
-    return replace(defs, assets=[_moved(asset, target) for asset in defs.assets or ()])
+    return replace(
+        defs,
+        assets=[_moved(asset, target) for asset in defs.assets or ()],
+        asset_checks=[_moved(checks, target) for checks in defs.asset_checks or ()],
+    )
 
 
 def _is_shared_daily(partitions_def: dg.PartitionsDefinition | None) -> bool:
