@@ -8,6 +8,7 @@ from video_analytics import distributed
 from video_analytics.agora import definitions as agora
 from video_analytics.brightcove import definitions as brightcove
 from video_analytics.dailymotion import definitions as dailymotion
+from video_analytics.partitions import with_start_date
 from video_analytics.policies import apply_house_policies, automation_sensor
 from video_analytics.settings import Settings
 from video_analytics.storage.parquet import ParquetLakeIOManager
@@ -36,6 +37,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         executor=distributed.executor(settings),
     )
     merged = dg.Definitions.merge(shared, *(source.build(settings) for source in SOURCES))
+    merged = with_start_date(merged, settings.start_date)  # the settings passed in, not those at import
     return apply_house_policies(merged, settings.owners)
 
 

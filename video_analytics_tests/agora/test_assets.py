@@ -124,9 +124,11 @@ def test_missing_day_fails_clearly_unless_allowed(log_root, tmp_path):
     result = run(str(log_root), tmp_path, "2024-03-03", "2024-03-03", raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "no log files under" in str(failure.event_specific_data.error) and "2024-03-03" in str(
-        failure.event_specific_data.error
-    )
+    message = str(failure.event_specific_data.error)
+    assert f"no log files for 1 day(s): 2024-03-03 under {log_root}/YYYY-MM-DD/ (AGORA_LOG_ROOT)" in message
+    # where to act: the run config path and the place in the UI
+    assert "ops.agora_session_stats.config.allow_missing_days" in message
+    assert "asset agora_session_stats > the arrow beside Materialize > Open launchpad" in message
     allowed = run(str(log_root), tmp_path, "2024-03-03", "2024-03-03", config={"allow_missing_days": True})
     assert allowed.success
     assert pl.read_parquet(tmp_path / "agora_session_stats/date=2024-03-03/part-0.parquet").height == 0
