@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import fsspec
 
-from video_analytics.storage.parquet import resolve_storage_options
+from video_analytics.storage.options import resolve_storage_options
 
 EVENT_TYPES = (
     "MediaInitialBufferStart",

@@ -23,23 +23,14 @@ import fsspec
 import polars as pl
 from fsspec import AbstractFileSystem
 
+from video_analytics.storage.options import resolve_storage_options
+
 PART_FILE = "part-0.parquet"
 DEFAULT_PARTITION_COLUMN = "date"
 LAKE_TABLE = "lake_table"  # asset metadata: folder of the table under the root, instead of the key path
 _MAX_PARTITIONS_IN_METADATA = 31
 _KEY = "__lake_partition_key"
 _FETCH_WORKERS = 16
-
-
-def resolve_storage_options(root: str, storage_options: Mapping[str, str] | None) -> dict[str, str]:
-    """Explicit options win; for bare ``s3://`` roots fall back to the standard AWS endpoint env vars
-    so the same config works against AWS, MinIO or moto."""
-    options = dict(storage_options or {})
-    if not options and root.startswith(("s3://", "s3a://")):
-        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-        if endpoint:
-            options["endpoint_url"] = endpoint
-    return options
 
 
 def _filesystem(url: str, storage_options: Mapping[str, str] | None) -> tuple[AbstractFileSystem, str]:
