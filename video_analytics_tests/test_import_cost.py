@@ -24,7 +24,7 @@ def imported_after(statement: str, env: dict[str, str] | None = None) -> set[str
 
 
 def test_definitions_on_the_lake_import_no_warehouse_clients(tmp_path):
-    env = {"VIDEO_ANALYTICS_STORAGE": "parquet", "VIDEO_ANALYTICS_LAKE_ROOT": str(tmp_path)}
+    env = {"VIDEO_ANALYTICS_STORAGE": "parquet", "VIDEO_ANALYTICS_DATA_DIR": str(tmp_path)}
     modules = imported_after("import video_analytics.definitions", env)
     assert "video_analytics.definitions" in modules
     assert not modules & set(HEAVY_STORAGE), "a warehouse client is imported for a Parquet lake"
