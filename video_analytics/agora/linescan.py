@@ -9,6 +9,7 @@ is missing and `available()` is false: the engine then parses every line with po
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import polars as pl
 import pyarrow as pa
@@ -65,13 +66,28 @@ class ScannedBlock:
     keys: pl.Series  # the block's stream keys
     attributes: pl.DataFrame  # attribute rows (`transforms.ATTRIBUTE_ROW_COLUMNS`)
     slow: SlowLines  # the lines left to the polars parser
+    keyless: pl.Series  # numbers (`seq`) of the lines read but lacking x_tracking_id or x_tpmid
 
     def placed(self, url: str, first_line: int, seq: int) -> ScannedBlock:
         """Sequence numbers from `seq`, handed-back lines of file `url` numbered from `first_line`."""
         shift = pl.col("seq") + seq
         slow = SlowLines(url, first_line - seq, self.slow.seq + seq, self.slow.text)
         events, attributes = self.events.with_columns(shift), self.attributes.with_columns(shift)
-        return ScannedBlock(self.lines, events, self.keys, attributes, slow)
+        return ScannedBlock(self.lines, events, self.keys, attributes, slow, self.keyless + seq)
+
+    def keyless_rejects(self, url: str, first_line: int, seq: int, day: date) -> pl.DataFrame:
+        """`transforms.rejects_frame` rows of the keyless lines of a `placed` block: file, line number,
+        reason, and no text (`transforms.rejects_frame` keeps none for keyless lines either)."""
+        return pl.DataFrame(
+            {
+                "date": pl.repeat(day, self.keyless.len(), eager=True, dtype=pl.Date),
+                "file": pl.repeat(url, self.keyless.len(), eager=True, dtype=pl.String),
+                "line_number": self.keyless + (first_line - seq),
+                "reason": pl.repeat(transforms.KEYLESS_REASON, self.keyless.len(), eager=True),
+                "line": pl.repeat(None, self.keyless.len(), eager=True, dtype=pl.String),
+            },
+            schema=transforms.REJECT_SCHEMA,
+        )
 
 
 def _strings(buffers: tuple[bytes, bytes, bytes], rows: int) -> pa.Array:
@@ -145,9 +161,15 @@ def _slow(raw: dict) -> SlowLines:
     return SlowLines("", 0, pl.Series("seq", seq).cast(pl.Int64), memoryview(raw["slow_text"]))
 
 
+def _keyless(raw: dict) -> pl.Series:
+    _, index = raw["keyless_lines"]
+    seq = pa.Array.from_buffers(pa.uint32(), len(index) // 4, [None, pa.py_buffer(index)])
+    return pl.Series("seq", seq).cast(pl.Int64)
+
+
 def scan(chunk: bytes | memoryview) -> ScannedBlock:
     """One block of whole lines (as `client.LogReader.chunks` yields them). Thread-safe, and mostly
     outside the GIL: blocks are scanned in parallel threads."""
     raw = _linescan.scan(chunk)
     keys = pl.Series("key", _distinct(raw["keys"]))
-    return ScannedBlock(raw["lines"], _events(raw), keys, _attributes(raw), _slow(raw))
+    return ScannedBlock(raw["lines"], _events(raw), keys, _attributes(raw), _slow(raw), _keyless(raw))
