@@ -26,7 +26,7 @@ import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import fsspec
 
@@ -390,9 +390,28 @@ def _ua(session: Session) -> str:
     return f"{UA_FIELDS[USER_AGENTS.index(session.user_agent)]} {UA_TAIL}"
 
 
-def text_line(when: datetime, fields: dict[str, str], session: Session) -> str:
+@dataclass(frozen=True)
+class Stamp:
+    """A moment of the day, formatted without datetime objects (strftime was a seventh of the time)."""
+
+    day: date
+    millis: int  # since midnight
+
+    @classmethod
+    def of(cls, day: date, seconds: float) -> Stamp:
+        return cls(day, round(seconds * 1000))
+
+    def text(self, date_time: str = " ", millis: str = ",") -> str:
+        seconds, ms = divmod(self.millis, 1000)
+        minutes, second = divmod(seconds, 60)
+        hour, minute = divmod(minutes, 60)
+        day = self.day + timedelta(days=hour // 24) if hour >= 24 else self.day
+        return f"{day.isoformat()}{date_time}{hour % 24:02d}:{minute:02d}:{second:02d}{millis}{ms:03d}"
+
+
+def text_line(when: Stamp, fields: dict[str, str], session: Session) -> str:
     """`YYYY-MM-DD HH:MM:SS,mmm - Goonhilly [INFO] k="v" k2=v2 ...` as release 0.3.0 reads it."""
-    stamp = when.strftime("%Y-%m-%d %H:%M:%S") + f",{when.microsecond // 1000:03d}"
+    stamp = when.text()
     pairs = [
         f"{k}={v}"
         if (v and " " not in v and k != "component") or (not v and k in BARE_EMPTY)
@@ -403,11 +422,11 @@ def text_line(when: datetime, fields: dict[str, str], session: Session) -> str:
     return f"{stamp} - Goonhilly [INFO] {' '.join(pairs)}"
 
 
-def json_line(when: datetime, fields: dict[str, str], session: Session, variant: float = 1.0) -> str:
+def json_line(when: Stamp, fields: dict[str, str], session: Session, variant: float = 1.0) -> str:
     """A fluentd JSON record: time, remote (client IP), agent (user agent), path (/log/v1/<source>).
     `variant` below 1/3, 2/3, 1: numbers as JSON numbers, `", "` separators, an escaped quote."""
     record: dict[str, object] = {
-        "time": when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z",
+        "time": when.text("T", ".") + "Z",
         "remote": session.client_ip,
         "agent": session.user_agent,
         "path": f"/log/{_source(session)}/event",
@@ -437,14 +456,13 @@ def file_lines(
     """All lines of one file, time-ordered like a server's log, for `sessions` sessions."""
     rng = random.Random(f"{seed}-{day.isoformat()}-{file_number}")
     videos = catalogue(seed)
-    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
     records = []
     for _ in range(sessions):
         session = make_session(rng, videos, mix=mix)
         records.extend((event.ts, index, session, event) for index, event in enumerate(session.events))
     records.sort(key=lambda r: (r[0], r[1]))
     for ts, _, session, event in records:
-        when, fields = midnight + timedelta(seconds=ts), _fields(session, event, rng, mix)
+        when, fields = Stamp.of(day, ts), _fields(session, event, rng, mix)
         if fmt == "json":
             roll = rng.random()
             line = json_line(
