@@ -163,10 +163,24 @@ def _date_keys(frame: pl.DataFrame, column: str, asset: str) -> pl.Expr:
     raise ValueError(f"Asset {asset}: partition column {column!r} has type {dtype}, expected a date.")
 
 
+def _single_date(frame: pl.DataFrame, column: str) -> str | None:
+    """The one `YYYY-MM-DD` of a Date column holding a single day (from its min and max, without
+    formatting every row: a day of Agora rejects has millions), else None."""
+    if column not in frame.columns or frame.schema[column] != pl.Date or frame.height == 0:
+        return None
+    series = frame.get_column(column)
+    if series.null_count() or series.min() != series.max():
+        return None
+    return series.min().isoformat()
+
+
 def split_by_partition(
     frame: pl.DataFrame, column: str, partition_keys: Sequence[str], asset: str = "?"
 ) -> dict[str, pl.DataFrame]:
     """One frame per requested partition key (empty ones included); rows outside them are an error."""
+    single = _single_date(frame, column)
+    if single is not None and single in partition_keys:  # one day (a run per partition): no copy
+        return {key: frame if key == single else frame.clear() for key in sorted(set(partition_keys))}
     keyed = frame.with_columns(_date_keys(frame, column, asset).alias(_KEY))
     wanted = set(partition_keys)
     present = keyed.get_column(_KEY).unique().to_list()
