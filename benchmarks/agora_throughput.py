@@ -167,7 +167,8 @@ def measure_day(folder: Path, day: date, paths: list[Path], repeat: int) -> dict
             asset.append(asset_t)
             print(
                 f"  run {run}: Python iteration {lines / seconds:,.0f} lines/s; "
-                f"engine {lines / engine_t.wall:,.0f} lines/s ({engine_t.cpu:.2f} CPU-s); asset {lines / asset_t.wall:,.0f} lines/s "
+                f"engine {lines / engine_t.wall:,.0f} lines/s ({engine_t.cpu:.2f} CPU-s); "
+                f"asset {lines / asset_t.wall:,.0f} lines/s "
                 f"({asset_t.wall:.2f}s, {asset_t.cpu:.2f} CPU-s); {result.sessions.height:,} streams, "
                 f"{result.rejects.height:,} rejects; load {os.getloadavg()[0]:.1f}"
             )
@@ -234,7 +235,8 @@ def main() -> None:
             asset_per_line = best["asset_cpu"] / best["lines"] / (first["asset_cpu"] / first["lines"])
             print(
                 f"{best['lines']:>11,} lines: engine CPU per line {per_line:.2f}x, "
-                f"asset {asset_per_line:.2f}x the first day's; engine {best['engine_cpu'] * 1e6 / best['lines']:.2f} CPU-µs/line"
+                f"asset {asset_per_line:.2f}x the first day's; "
+                f"engine {best['engine_cpu'] * 1e6 / best['lines']:.2f} CPU-µs/line"
             )
         print(
             f"peak RSS: {peak_rss_mb():.0f} MB; "
