@@ -21,6 +21,9 @@ demo: install
 
 test: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	VIRTUAL_ENV=$(abspath $(VENV)) DAGSTER_HOME=$$(mktemp -d) $(BIN)/dg check defs
 	$(BIN)/pytest -n 2
 
 ui: install
@@ -29,6 +32,7 @@ ui: install
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) data .dagster_home

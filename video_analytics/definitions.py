@@ -7,6 +7,7 @@ import dagster as dg
 from video_analytics.agora import definitions as agora
 from video_analytics.brightcove import definitions as brightcove
 from video_analytics.dailymotion import definitions as dailymotion
+from video_analytics.policies import apply_house_policies, automation_sensor
 from video_analytics.settings import Settings
 from video_analytics.storage.parquet import ParquetLakeIOManager
 from video_analytics.tmdb import definitions as tmdb
@@ -24,8 +25,9 @@ def io_manager(settings: Settings) -> dg.ConfigurableIOManager:
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
-    shared = dg.Definitions(resources={"io_manager": io_manager(settings)})
-    return dg.Definitions.merge(shared, *(source.build(settings) for source in SOURCES))
+    shared = dg.Definitions(resources={"io_manager": io_manager(settings)}, sensors=[automation_sensor])
+    merged = dg.Definitions.merge(shared, *(source.build(settings) for source in SOURCES))
+    return apply_house_policies(merged, settings.owners)
 
 
 defs = build_definitions()

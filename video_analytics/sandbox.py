@@ -132,7 +132,22 @@ class BaseSimulator:
         self.faults = Faults(seed=seed)
         self.stats = Stats()
         self.knobs: Any = None
+        self.clock_skew = 0.0
+        self.clock_frozen_at: float | None = None
         self.app = Starlette(routes=[*self.routes(), *self.admin_routes()])
+
+    def monotonic(self) -> float:
+        """The simulator's clock for token lifetimes and rate windows; tests stop it with
+        `freeze_clock` and move it with `advance`, so no test waits on (or races) the wall clock."""
+        now = time.monotonic() if self.clock_frozen_at is None else self.clock_frozen_at
+        return now + self.clock_skew
+
+    def freeze_clock(self) -> None:
+        self.clock_frozen_at = time.monotonic()
+
+    def advance(self, seconds: float) -> None:
+        """Let `seconds` pass for the simulator without waiting for them."""
+        self.clock_skew += seconds
 
     # -- to override -------------------------------------------------------------------------------
     def routes(self) -> list[Route]:

@@ -58,6 +58,27 @@ def _accounts(name: str) -> dict[str, str]:
     return {str(channel): str(account) for channel, account in parsed.items()}
 
 
+def _owners(name: str) -> dict[str, list[str]]:
+    """JSON object asset group -> owners (emails or `team:name`); `"*"` for every other group."""
+    raw = os.environ.get(name)
+    if not raw:
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{name} is not valid JSON: {exc.msg}") from exc
+    if not isinstance(parsed, dict) or not all(isinstance(v, list) for v in parsed.values()):
+        raise SettingsError(
+            f'{name} must be a JSON object of asset group -> list of owners, e.g. {{"*": ["team:data"]}}'
+        )
+    owners = {str(group): [str(owner) for owner in names] for group, names in parsed.items()}
+    for names in owners.values():
+        for owner in names:
+            if "@" not in owner and not owner.startswith("team:"):
+                raise SettingsError(f"{name}: owner {owner!r} is neither an email address nor team:<name>")
+    return owners
+
+
 @dataclass(frozen=True)
 class Settings:
     profile: str = "sandbox"
@@ -65,6 +86,7 @@ class Settings:
     start_date: str = "2023-01-01"
     storage: str = "parquet"
     brightcove_accounts: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_BRIGHTCOVE_ACCOUNTS))
+    owners: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def is_sandbox(self) -> bool:
@@ -90,4 +112,5 @@ class Settings:
             start_date=_date("VIDEO_ANALYTICS_START_DATE", "2023-01-01"),
             storage=_choice("VIDEO_ANALYTICS_STORAGE", "parquet", STORAGE_TARGETS),
             brightcove_accounts=_accounts("BRIGHTCOVE_ACCOUNTS"),
+            owners=_owners("VIDEO_ANALYTICS_OWNERS"),
         )

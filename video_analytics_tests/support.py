@@ -31,3 +31,12 @@ def graphql(
             pass
         time.sleep(0.5)
     raise AssertionError("the Dagster server did not answer in time")
+
+
+def wait_until(condition, what: str, timeout: float = 60.0) -> None:
+    """Poll `condition` until it holds: waits on an event, never for a span of time to pass."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)

@@ -89,3 +89,38 @@ def test_daily_schedule_refreshes_the_catalogue_with_the_metrics():
     job = defs.resolve_job_def(defs.resolve_schedule_def("brightcove_daily").job_name)
     selected = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
     assert {"cms_videos", "daily_video_metrics", "recently_viewed_videos"} <= selected
+
+
+def test_every_asset_has_owners_and_a_code_version():
+    graph = build_definitions(Settings()).resolve_asset_graph()
+    nodes = [graph.get(key) for key in graph.get_all_asset_keys() if graph.get(key).is_materializable]
+    assert nodes
+    assert all(node.owners == ["team:video-analytics"] for node in nodes)
+    assert all(node.code_version and len(node.code_version) == 12 for node in nodes)
+    # one op, one logic: the two outputs of a multi-asset share a version; other assets differ
+    versions = {node.key.to_user_string(): node.code_version for node in nodes}
+    assert versions["agora_session_stats"] == versions["agora_rejects"]
+    assert versions["agora_session_stats"] != versions["agora_video_daily_stats"]
+
+
+def test_owners_come_from_settings_by_group():
+    owners = {"tmdb": ["movies@example.com"], "*": ["team:platform"]}
+    graph = build_definitions(Settings(owners=owners)).resolve_asset_graph()
+    assert graph.get(dg.AssetKey("tmdb_snapshots")).owners == ["movies@example.com"]
+    assert graph.get(dg.AssetKey("cms_videos")).owners == ["team:platform"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('{"tmdb": "a@b.c"}', "must be a JSON object of asset group -> list of owners"),
+        ('{"tmdb": ["alice"]}', "owner 'alice' is neither an email address nor team:<name>"),
+    ],
+)
+def test_bad_owners_setting_says_what_to_fix(monkeypatch, value, message):
+    monkeypatch.setenv("VIDEO_ANALYTICS_OWNERS", value)
+    with pytest.raises(SettingsError, match="VIDEO_ANALYTICS_OWNERS"):
+        Settings.from_env()
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env()
+    assert message in str(info.value)

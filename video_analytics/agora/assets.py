@@ -13,6 +13,7 @@ from pydantic import Field
 from video_analytics.agora import engine, transforms
 from video_analytics.agora.resources import AgoraLogsResource
 from video_analytics.partitions import daily_partitions, partition_days, previous_day
+from video_analytics.policies import when_upstream_lands
 
 GROUP = "agora"
 KINDS = {"polars", "parquet"}
@@ -169,6 +170,7 @@ PERCENT_COLUMNS = [
     backfill_policy=dg.BackfillPolicy.single_run(),
     check_specs=VIDEO_CHECKS,
     ins={"sessions": dg.AssetIn("agora_session_stats")},
+    automation_condition=when_upstream_lands(),
     description="Per video (x_tpmid) and day: views, unique clients, startup median/p95, rebuffer % "
     "and frequency, start failures, exits before start, playback failures, completion, watch hours.",
 )

@@ -17,7 +17,6 @@ import math
 import re
 import secrets
 import threading
-import time
 import uuid
 from collections import defaultdict, deque
 from datetime import UTC, date, datetime, timedelta
@@ -123,6 +122,7 @@ class BrightcoveKnobs:
     inflight_429: bool = True
     serialize_per_account: bool = True
     processing_rate: float = 0.0  # fraction of /data answered 503 PROCESSING
+    revoke_tokens_every: int = 0  # revoke every token after each N authorised requests (0 = never)
 
 
 class ApiError(Exception):
@@ -631,6 +631,7 @@ class BrightcoveSimulator(BaseSimulator):
         self._recent: dict[str, deque[float]] = defaultdict(deque)
         self._concurrent: dict[str, int] = defaultdict(int)
         self._inflight: set[str] = set()
+        self._authorised = 0
         self._account_locks: dict[str, asyncio.Lock] = {}
         self._calls: dict[str, int] = defaultdict(int)
         self._requests = 0
@@ -725,7 +726,7 @@ class BrightcoveSimulator(BaseSimulator):
         ttl = float(self.faults.token_ttl)
         token = secrets.token_urlsafe(48)
         with self._token_lock:
-            self._tokens[token] = time.monotonic() + ttl
+            self._tokens[token] = self.monotonic() + ttl
         self.stats.add("tokens_issued")
         expires_in: float = int(ttl) if ttl.is_integer() else ttl
         return JSONResponse({"access_token": token, "token_type": "Bearer", "expires_in": expires_in})
@@ -746,9 +747,20 @@ class BrightcoveSimulator(BaseSimulator):
         token = header[7:] if header.lower().startswith("bearer ") else ""
         with self._token_lock:
             expiry = self._tokens.get(token)
-        if expiry is None or expiry <= time.monotonic():
+        if expiry is None or expiry <= self.monotonic():
             return self.error(endpoint, 401, "UNAUTHORIZED", "Permission denied.")
+        self._revoke_on_schedule()
         return None
+
+    def _revoke_on_schedule(self) -> None:
+        """`revoke_tokens_every`: tokens die after a count of requests, not of seconds, so a test of
+        mid-run expiry hits it however slowly the machine runs."""
+        every = self.knobs.revoke_tokens_every
+        if every:
+            with self._token_lock:
+                self._authorised += 1
+                if self._authorised % every == 0:
+                    self._tokens = dict.fromkeys(self._tokens, 0.0)
 
     async def _expire(self, request: Request) -> Response:
         with self._token_lock:
@@ -761,7 +773,7 @@ class BrightcoveSimulator(BaseSimulator):
         """Per account: at most `max_rps` accepted requests per rolling second, `max_concurrent` at once."""
         account, knobs = request.path_params["account_id"], self.knobs
         if knobs.rate_limit_enabled:
-            now, recent = time.monotonic(), self._recent[account]
+            now, recent = self.monotonic(), self._recent[account]
             while recent and recent[0] <= now - 1.0:
                 recent.popleft()
             if len(recent) >= knobs.max_rps or self._concurrent[account] >= knobs.max_concurrent:

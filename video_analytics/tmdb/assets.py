@@ -18,6 +18,7 @@ from pydantic import Field
 
 from video_analytics.checks import unique_check, within_check
 from video_analytics.partitions import daily_partitions, partition_days, previous_day
+from video_analytics.policies import when_upstream_lands
 from video_analytics.tmdb import transforms
 from video_analytics.tmdb.client import TMDBClient
 from video_analytics.tmdb.resources import TMDBResource
@@ -184,6 +185,7 @@ METRIC_CHECKS = [
     backfill_policy=dg.BackfillPolicy.single_run(),
     metadata={"partition_column": "snapshot_date"},
     check_specs=METRIC_CHECKS,
+    automation_condition=when_upstream_lands(all_inputs_required=False),
     ins={
         "tmdb_snapshots": dg.AssetIn(
             partition_mapping=dg.TimeWindowPartitionMapping(

@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -236,7 +235,7 @@ class TMDBSimulator(BaseSimulator):
         self.api_key, self.token = api_key, token
         self._bucket_lock = threading.Lock()
         self._tokens = 0.0
-        self._stamp = time.monotonic()
+        self._stamp = 0.0
         self._window_count = 0
         super().__init__(seed=self.world.seed)
         self.knobs = TMDBKnobs()
@@ -282,7 +281,7 @@ class TMDBSimulator(BaseSimulator):
         knobs = self.knobs
         if knobs.rate_limit_enabled:
             with self._bucket_lock:
-                now = time.monotonic()
+                now = self.monotonic()
                 self._tokens = min(knobs.burst, self._tokens + (now - self._stamp) * knobs.max_rps)
                 self._stamp = now
                 allowed = self._tokens >= 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from collections import Counter
 from datetime import date, timedelta
 
@@ -13,6 +12,7 @@ import pytest
 
 from video_analytics.brightcove.simulator import BrightcoveKnobs
 from video_analytics.sandbox import Faults, Sandbox
+from video_analytics_tests.support import wait_until
 
 TODAY = date(2025, 6, 15)
 ACCOUNT = "1197194721001"
@@ -40,6 +40,7 @@ def bc(sandbox):
     client.headers["Authorization"] = f"Bearer {token}"
     yield Api(client, env, sim)
     sim.faults.update(**Faults(seed=11).snapshot())
+    sim.clock_frozen_at, sim.clock_skew = None, 0.0
     client.close()
 
 
@@ -104,12 +105,14 @@ def test_api_requires_valid_token(bc):
 
 
 def test_token_expires_by_ttl_and_by_admin(bc):
-    bc.sim.faults.update(token_ttl=0.3)
+    bc.sim.freeze_clock()
+    bc.sim.faults.update(token_ttl=30)
     short = _token(bc.client, bc.env)
     headers = {"Authorization": f"Bearer {short}"}
     url = f"{bc.env['BRIGHTCOVE_CMS_URL']}/accounts/{ACCOUNT}/counts/videos"
+    bc.sim.advance(29)
     assert httpx.get(url, headers=headers).status_code == 200
-    time.sleep(0.4)
+    bc.sim.advance(2)
     assert httpx.get(url, headers=headers).status_code == 401
     assert bc.cms("/counts/videos").status_code == 200
     base = bc.env["BRIGHTCOVE_OAUTH_URL"].rsplit("/oauth", 1)[0]
@@ -196,11 +199,12 @@ def test_cms_videos_by_ids(bc):
 
 
 def test_cms_rate_limit(bc):
+    bc.sim.freeze_clock()
     bc.sim.knobs.rate_limit_enabled = True
     codes = [bc.cms("/counts/videos").status_code for _ in range(14)]
-    assert codes[:10] == [200] * 10 and 429 in codes
+    assert codes == [200] * 10 + [429] * 4
     assert bc.cms("/counts/videos").json()[0]["error_code"] == "TOO_MANY_REQUESTS"
-    time.sleep(1.05)
+    bc.sim.advance(1.01)
     assert bc.cms("/counts/videos").status_code == 200
 
 
@@ -284,17 +288,17 @@ def test_tied_rows_shuffle_but_unique_sort_is_stable(bc):
 
 
 def test_identical_inflight_query_gets_429(bc):
-    bc.sim.faults.update(latency=0.5)
+    bc.sim.faults.update(latency=2.0)  # the first query stays in flight while the second arrives
     results: list[httpx.Response] = []
 
     def call() -> None:
         results.append(bc.data(dimensions="video", **OLD))
 
-    threads = [threading.Thread(target=call) for _ in range(2)]
-    for t in threads:
-        t.start()
-        time.sleep(0.1)
-    for t in threads:
+    first, second = (threading.Thread(target=call) for _ in range(2))
+    first.start()
+    wait_until(lambda: bc.sim._inflight, "the first query to be in flight")
+    second.start()
+    for t in (first, second):
         t.join()
     assert sorted(r.status_code for r in results) == [200, 429]
     body = next(r for r in results if r.status_code == 429).json()[0]

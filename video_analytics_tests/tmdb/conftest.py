@@ -30,6 +30,7 @@ def healthy(sim):
     sim.set_knobs({**dataclasses.asdict(TMDBKnobs()), **FAST})
     sim.faults.update(**Faults().snapshot())
     sim.stats.reset()
+    sim.clock_frozen_at, sim.clock_skew = None, 0.0
     yield
 
 
