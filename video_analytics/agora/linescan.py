@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import polars as pl
-import pyarrow as pa
 
 from video_analytics.agora import transforms
 from video_analytics.agora.client import lines_frame
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 try:
     from video_analytics.agora import _linescan
@@ -90,25 +93,38 @@ class ScannedBlock:
         )
 
 
+def _arrow():
+    """pyarrow, loaded with the first scanned block: every process imports the definitions (and this
+    module), few read logs, and pyarrow's import costs 0.2 CPU-s."""
+    import pyarrow
+
+    return pyarrow
+
+
 def _strings(buffers: tuple[bytes, bytes, bytes], rows: int) -> pa.Array:
+    pa = _arrow()
     return pa.Array.from_buffers(pa.string(), rows, [pa.py_buffer(b) for b in buffers])
 
 
 def _distinct(buffers: tuple[bytes, bytes]) -> pa.Array:
     """The distinct strings of the block, by number (stream keys, event types)."""
+    pa = _arrow()
     rows = len(buffers[0]) // 4 - 1  # offsets: one more than strings
     return pa.Array.from_buffers(pa.string(), rows, [None, *map(pa.py_buffer, buffers)])
 
 
 def _fixed(buffers: tuple[bytes, bytes], kind: pa.DataType, rows: int) -> pa.Array:
+    pa = _arrow()
     return pa.Array.from_buffers(kind, rows, [pa.py_buffer(b) for b in buffers])
 
 
 def _flags(bits: bytes, rows: int) -> pa.Array:
+    pa = _arrow()
     return pa.Array.from_buffers(pa.bool_(), rows, [None, pa.py_buffer(bits)])
 
 
 def _events(raw: dict) -> pl.DataFrame:
+    pa = _arrow()
     rows, columns = raw["events"], raw["event_columns"]
     # event types as a dictionary: a Categorical without hashing every event's text
     types = pa.DictionaryArray.from_arrays(
@@ -140,6 +156,7 @@ def _events(raw: dict) -> pl.DataFrame:
 
 
 def _attributes(raw: dict) -> pl.DataFrame:
+    pa = _arrow()
     columns = raw["attribute_columns"]
     rows = len(columns["line"][1]) // 4
     described = columns["described"]
@@ -156,12 +173,14 @@ def _attributes(raw: dict) -> pl.DataFrame:
 
 
 def _slow(raw: dict) -> SlowLines:
+    pa = _arrow()
     _, index = raw["slow_lines"]
     seq = pa.Array.from_buffers(pa.uint32(), len(index) // 4, [None, pa.py_buffer(index)])
     return SlowLines("", 0, pl.Series("seq", seq).cast(pl.Int64), memoryview(raw["slow_text"]))
 
 
 def _keyless(raw: dict) -> pl.Series:
+    pa = _arrow()
     _, index = raw["keyless_lines"]
     seq = pa.Array.from_buffers(pa.uint32(), len(index) // 4, [None, pa.py_buffer(index)])
     return pl.Series("seq", seq).cast(pl.Int64)
