@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/agora_throughput.py --lines 1000000 10000000   # CPU per line, 1M -> 10M
     .venv/bin/python benchmarks/agora_throughput.py --mix portal                # the old portal-only mix
     .venv/bin/python benchmarks/agora_throughput.py --gzip --format json        # decompression, fluentd
+    .venv/bin/python benchmarks/agora_throughput.py --custom-fields            # engine with the x_* fields
 
 Days are generated with the sandbox generator's `LineMix` (default: the line shapes of PBS's public
 GoonHilly sample, 73% keyless lines). Up to 1M lines are generated (in child processes, so their
@@ -12,7 +13,8 @@ memory does not count); a bigger day is that day plus copies whose tracking ids 
 Then, in this process, for each day size:
   * plain Python line iteration over the same files (`for line in handle`): the floor any
     line-by-line implementation (like the original mrjob job) pays before doing any work;
-  * `engine.analyse_day`: read, parse, key, aggregate to one row per stream;
+  * `engine.analyse_day`: read, parse, key, aggregate to one row per stream (with `--custom-fields`
+    also the built-in custom x_* fields, as the asset aggregates them: compare the asset with that);
   * the asset: `dg.materialize` of `agora_session_stats` + `agora_rejects` for that partition into a
     Parquet lake (what a UI or CLI run executes in its step, checks and metadata included);
 and prints lines/s, CPU seconds, the ratios to Python iteration, the asset's overhead over the engine,
@@ -112,11 +114,12 @@ def timed(function) -> tuple[object, Timing]:
     return value, Timing(time.perf_counter() - started, time.process_time() - cpu_started)
 
 
-def engine_run(folder: Path, day: date):
+def engine_run(folder: Path, day: date, custom_fields: bool):
     from video_analytics.agora.client import LogReader
+    from video_analytics.agora.custom_fields import BUILT_IN
     from video_analytics.agora.engine import analyse_day
 
-    return analyse_day(LogReader(str(folder)), day)
+    return analyse_day(LogReader(str(folder)), day, fields=BUILT_IN if custom_fields else ())
 
 
 def asset_run(folder: Path, day: date, lake: str):
@@ -154,14 +157,16 @@ def warm_up(folder: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def measure_day(folder: Path, day: date, paths: list[Path], repeat: int) -> dict[str, float]:
+def measure_day(
+    folder: Path, day: date, paths: list[Path], repeat: int, custom_fields: bool
+) -> dict[str, float]:
     lake = tempfile.mkdtemp(prefix="agora-bench-lake-")
     python_s, engine, asset = [], [], []
     try:
         for run in range(1, repeat + 1):
             lines, seconds = python_iteration(paths)
             python_s.append(seconds)
-            result, engine_t = timed(lambda: engine_run(folder, day))
+            result, engine_t = timed(lambda: engine_run(folder, day, custom_fields))
             engine.append(engine_t)
             _, asset_t = timed(lambda: asset_run(folder, day, lake))
             asset.append(asset_t)
@@ -208,6 +213,11 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="measurements per day (a shared machine varies)"
     )
+    parser.add_argument(
+        "--custom-fields",
+        action="store_true",
+        help="the engine also aggregates the built-in custom x_* fields, as the asset does",
+    )
     args = parser.parse_args()
 
     folder = Path(args.dir)
@@ -228,7 +238,7 @@ def main() -> None:
         results = []
         for day in days:
             print(f"{day}: {len(paths[day])} files")
-            results.append(measure_day(folder, day, paths[day], args.repeat))
+            results.append(measure_day(folder, day, paths[day], args.repeat, args.custom_fields))
         first = results[0]
         for best in results:
             per_line = best["engine_cpu"] / best["lines"] / (first["engine_cpu"] / first["lines"])

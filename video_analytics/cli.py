@@ -67,7 +67,9 @@ def _sql(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from video_analytics.export import export_table
 
-    rows = export_table(args.table, args.out, start=args.start, end=args.end, channels=args.channel or ())
+    rows = export_table(
+        args.table, args.out, start=args.start, end=args.end, channels=args.channel or (), fmt=args.format
+    )
     print(f"wrote {rows} rows to {args.out}")
     return 0
 
@@ -102,6 +104,11 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--end", required=True)
     export.add_argument(
         "--channel", action="append", help="keep this channel (repeat for several, e.g. the research group)"
+    )
+    export.add_argument(
+        "--format",
+        choices=("csv", "parquet", "agora-jsonl"),
+        help="default: from OUT's extension; agora-jsonl: the original Agora job's `key<TAB>json` lines",
     )
     export.set_defaults(run=_export)
     ddl = commands.add_parser("redshift-ddl", help="CREATE EXTERNAL SCHEMA over the Glue-catalogued lake")

@@ -10,7 +10,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from video_analytics.agora import engine, transforms
+from video_analytics.agora import custom_fields, engine, geoip, transforms
 from video_analytics.agora.resources import AgoraLogsResource
 from video_analytics.partitions import daily_partitions, partition_days, previous_day
 from video_analytics.policies import when_upstream_lands
@@ -59,11 +59,19 @@ def agora_session_stats(
     context: dg.AssetExecutionContext, config: AgoraConfig, agora_logs: AgoraLogsResource
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     reader = agora_logs.reader()
+    fields = agora_logs.field_specs()
     results = []
     for day in partition_days(context):
         try:
             results.append(
-                engine.analyse_day(reader, day, bucket_lines=agora_logs.bucket_lines, log=context.log.info)
+                engine.analyse_day(
+                    reader,
+                    day,
+                    bucket_lines=agora_logs.bucket_lines,
+                    log=context.log.info,
+                    fields=fields,
+                    warn=context.log.warning,
+                )
             )
         except FileNotFoundError as exc:
             if not config.allow_missing_days:
@@ -71,15 +79,23 @@ def agora_session_stats(
             context.log.warning(f"{exc}: writing an empty partition")
         else:
             context.log.info(f"agora {day}: {results[-1].counters()}")
-    sessions = _stack([r.sessions for r in results], engine.empty_sessions())
+    empty = custom_fields.attach(engine.empty_sessions(), [], fields)
+    sessions = add_geography(context, agora_logs, _stack([r.sessions for r in results], empty))
     rejects = _stack([r.rejects for r in results], pl.DataFrame(schema=transforms.REJECT_SCHEMA))
     counters = _sum_counters(results)
     yield from session_checks(sessions, counters)
     watch_hours = float(sessions["watch_time"].sum() / 3600) if sessions.height else 0.0
+    located = sessions.height - sessions["geo_country_code"].null_count()
     yield dg.Output(
         sessions,
         output_name="agora_session_stats",
-        metadata={**counters, **reader.counters.as_metadata(), "watch_hours": round(watch_hours, 2)},
+        metadata={
+            **counters,
+            **reader.counters.as_metadata(),
+            "watch_hours": round(watch_hours, 2),
+            "geo_located_streams": located,
+            "invalid_utf8_lines": sum(r.utf8_replaced.height for r in results),
+        },
     )
     yield dg.Output(
         rejects,
@@ -89,6 +105,26 @@ def agora_session_stats(
             "by_reason": dg.MetadataValue.json(dict(sorted(_reasons(results).items()))),
         },
     )
+
+
+def add_geography(
+    context: dg.AssetExecutionContext, agora_logs: AgoraLogsResource, sessions: pl.DataFrame
+) -> pl.DataFrame:
+    """isp_name and geo_* from the configured MaxMind databases, by client IP; empty (logged) without."""
+    try:
+        lookup = agora_logs.geo_lookup()
+    except geoip.GeoDatabaseError as exc:
+        raise dg.Failure(f"{exc}; fix or unset the setting") from exc
+    if not lookup.configured:
+        context.log.info(
+            "agora: no GeoIP database set (AGORA_GEOIP_DATABASE, AGORA_ISP_DATABASE): "
+            "isp_name and geo_* stay empty"
+        )
+        return sessions
+    try:
+        return geoip.with_geography(sessions, lookup.places(sessions["client_id"]))
+    finally:
+        lookup.close()
 
 
 def _stack(frames: list[pl.DataFrame], empty: pl.DataFrame) -> pl.DataFrame:

@@ -7,8 +7,11 @@ peak memory). Each block becomes a polars frame of lines without any Python work
 
 from __future__ import annotations
 
+import hashlib
 import mmap
 import os
+import zlib
+from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,6 +33,11 @@ class LogRootError(RuntimeError):
     """The log root or a day folder cannot be read (missing, empty, unreachable)."""
 
 
+class EmptyDayError(FileNotFoundError):
+    """A day folder whose files are all empty (0 bytes): handled like a missing day, never as a quiet
+    empty day (an upload that failed looks exactly like this)."""
+
+
 @dataclass
 class ReadCounters:
     files: int = 0
@@ -48,21 +56,54 @@ class LogReader:
     storage_options: Mapping[str, str] = field(default_factory=dict)
     block_bytes: int = DEFAULT_BLOCK_BYTES
     counters: ReadCounters = field(default_factory=ReadCounters)
+    #: files the last `day_files` skipped as byte-for-byte copies of another file of the day -> that file
+    duplicates: dict[str, str] = field(default_factory=dict)
 
     def _fs(self) -> tuple[fsspec.AbstractFileSystem, str]:
         options = resolve_storage_options(self.root, self.storage_options)
         return fsspec.core.url_to_fs(self.root, **options)
 
     def day_files(self, day: date) -> list[str]:
-        """Every file of `<root>/YYYY-MM-DD/` (recursively), sorted, hidden files skipped."""
+        """Every file of `<root>/YYYY-MM-DD/` (recursively: per-host folders are read), sorted, hidden
+        files skipped, and byte-for-byte copies of another file of the day skipped (a backup folder
+        holding a copy of a log would count its events twice); those are left in `duplicates`."""
         fs, base = self._fs()
         folder = f"{base.rstrip('/')}/{day.isoformat()}"
         try:
-            found = fs.find(folder)
+            found = fs.find(folder, detail=True)
         except FileNotFoundError:
-            found = []
-        files = sorted(p for p in found if not p.rsplit("/", 1)[-1].startswith("."))
-        return [self._url(fs, p) for p in files]
+            found = {}
+        visible = {p: info for p, info in found.items() if not p.rsplit("/", 1)[-1].startswith(".")}
+        # the shallowest path of a set of copies is kept (the day folder's own file, not the backup)
+        files = sorted(visible, key=lambda p: (p.count("/"), p))
+        copies = self._copies(fs, files, {p: int(visible[p].get("size") or 0) for p in files})
+        self.duplicates = {self._url(fs, c): self._url(fs, o) for c, o in copies.items()}
+        return [self._url(fs, p) for p in sorted(p for p in files if p not in copies)]
+
+    def _copies(
+        self, fs: fsspec.AbstractFileSystem, files: list[str], sizes: dict[str, int]
+    ) -> dict[str, str]:
+        """Files with the same bytes as an earlier file -> that file. Only files of the same non-zero size
+        are read (hashed), so a day without copies costs a listing."""
+        by_size: dict[int, list[str]] = defaultdict(list)
+        for path in files:
+            if sizes[path]:
+                by_size[sizes[path]].append(path)
+        copies: dict[str, str] = {}
+        for same_size in (paths for paths in by_size.values() if len(paths) > 1):
+            seen: dict[str, str] = {}
+            for path in same_size:
+                digest = _digest(fs, path)
+                if digest in seen:
+                    copies[path] = seen[digest]
+                else:
+                    seen[digest] = path
+        return copies
+
+    def file_sizes(self, files: list[str]) -> dict[str, int]:
+        """Stored size of each file."""
+        fs, _ = self._fs()
+        return {url: int(fs.size(self._path(url)) or 0) for url in files}
 
     def day_bytes(self, files: list[str]) -> int:
         """Stored size of the files (compressed size for .gz)."""
@@ -74,8 +115,11 @@ class LogReader:
         by its lines before reading it); DEFAULT_LINE_BYTES when there is no text."""
         fs, _ = self._fs()
         for url in files:
-            with fs.open(self._path(url), "rb", compression="infer") as handle:
-                sample = handle.read(sample_bytes)
+            try:
+                with fs.open(self._path(url), "rb", compression="infer") as handle:
+                    sample = handle.read(sample_bytes)
+            except (EOFError, ValueError, OSError):  # damaged: reading it says so, naming the file
+                continue
             if sample:  # whole lines only (a line longer than the sample counts as one)
                 return (sample.rfind(b"\n") + 1 or len(sample)) / max(1, sample.count(b"\n"))
         return DEFAULT_LINE_BYTES
@@ -103,7 +147,9 @@ class LogReader:
                 self.counters.bytes_read += len(chunk)
                 yield chunk
         except (EOFError, ValueError, OSError) as exc:  # truncated or corrupt compression, I/O failure
-            raise LogRootError(f"cannot read {url}: {exc} (after {done:,} bytes of text)") from exc
+            readable = _readable_gzip_text(fs, path) if infer_compression(path) == "gzip" else None
+            where = f"after {done:,} bytes of text" if readable is None else readable
+            raise LogRootError(f"cannot read {url}: {exc} ({where})") from exc
 
     def blocks(self, url: str) -> Iterator[pl.DataFrame]:
         """Lines of one file in blocks; line numbers are 1-based within the file."""
@@ -113,6 +159,34 @@ class LogReader:
             first_line += frame.height
             self.counters.lines += frame.height
             yield frame.with_columns(pl.lit(url).alias("file"))
+
+
+def _digest(fs: fsspec.AbstractFileSystem, path: str) -> str:
+    digest = hashlib.blake2b()
+    with fs.open(path, "rb") as handle:
+        while chunk := handle.read(8 * 1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _readable_gzip_text(fs: fsspec.AbstractFileSystem, path: str) -> str:
+    """How much of a damaged gzip file inflates before the damage: the threaded reader fails a whole
+    block at once, so its count says nothing. Read again, on the error path only, by a streaming
+    inflater (members one after another, as gzip allows)."""
+    text_bytes, lines = 0, 0
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        with fs.open(path, "rb") as handle:
+            while chunk := handle.read(4096):  # small pieces: a corrupt one stops the count near the damage
+                while chunk:
+                    text = inflater.decompress(chunk)
+                    text_bytes, lines = text_bytes + len(text), lines + text.count(b"\n")
+                    chunk = inflater.unused_data if inflater.eof else b""
+                    if inflater.eof:
+                        inflater = zlib.decompressobj(wbits=31)
+    except zlib.error:
+        pass
+    return f"it inflates to {text_bytes:,} bytes of text ({lines:,} lines) before failing"
 
 
 def _streamed_blocks(fs: fsspec.AbstractFileSystem, path: str, block_bytes: int) -> Iterator[bytes]:
@@ -169,12 +243,33 @@ def _line_blocks(handle, block_bytes: int) -> Iterator[bytes]:
         yield data
 
 
+#: Column `lines_frame` adds when a block held invalid UTF-8: true on the lines whose bytes were replaced.
+UTF8_REPLACED = "utf8_replaced"
+
+
 def lines_frame(chunk: bytes, first_line: int = 1) -> pl.DataFrame:
-    """Bytes -> a `line` column. Invalid UTF-8 (corrupt writes) is replaced, not fatal: the line is
-    kept so the parser can reject it with a reason."""
+    """Bytes -> a `line` column. Invalid UTF-8 (corrupt writes) is replaced by U+FFFD, not fatal: the
+    line is kept so the parser can reject it with a reason, and flagged (`UTF8_REPLACED`) so the
+    replacements are counted, not silent."""
     try:
         frame = pl.read_lines(chunk, row_index_name="line_number", row_index_offset=first_line)
     except ComputeError:
         text = chunk.decode("utf-8", errors="replace").encode("utf-8")
         frame = pl.read_lines(text, row_index_name="line_number", row_index_offset=first_line)
+        replaced = _invalid_utf8_lines(chunk)
+        frame = frame.with_columns(
+            pl.int_range(pl.len(), dtype=pl.Int64).is_in(replaced).alias(UTF8_REPLACED)
+        )
     return frame.with_columns(pl.col("line_number").cast(pl.Int64))
+
+
+def _invalid_utf8_lines(chunk: bytes) -> list[int]:
+    """0-based numbers of the lines that are not valid UTF-8 (a Python pass, on the rare blocks that
+    have some)."""
+    bad = []
+    for number, line in enumerate(chunk.split(b"\n")):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            bad.append(number)
+    return bad

@@ -10,8 +10,8 @@ from datetime import date
 
 import dagster as dg
 
-from video_analytics.agora import assets
-from video_analytics.agora.resources import AgoraLogsResource
+from video_analytics.agora import assets, custom_fields
+from video_analytics.agora.resources import AgoraCustomField, AgoraLogsResource
 from video_analytics.demo_steps import DemoStep
 from video_analytics.settings import Settings, SettingsError
 
@@ -35,9 +35,26 @@ def storage_options() -> dict[str, str]:
     return {str(k): str(v) for k, v in parsed.items()}
 
 
+def configured_custom_fields() -> list[AgoraCustomField]:
+    """AGORA_CUSTOM_FIELDS: a JSON list of {key, column, aggregate} (checked again against the output
+    columns when the run starts)."""
+    try:
+        fields = custom_fields.parse_setting(os.environ.get(custom_fields.SETTING))
+    except custom_fields.CustomFieldError as exc:
+        raise SettingsError(str(exc)) from exc
+    return [AgoraCustomField(key=f.key, column=f.column, aggregate=f.aggregate) for f in fields]
+
+
 def resource(settings: Settings) -> AgoraLogsResource:
-    """The log root is read at run time (EnvVar): definitions load even where it is not set."""
-    return AgoraLogsResource(log_root=dg.EnvVar("AGORA_LOG_ROOT"), storage_options=storage_options())
+    """The log root is read at run time (EnvVar): definitions load even where it is not set. GeoIP
+    databases and custom fields are optional settings (docs/agora.md)."""
+    return AgoraLogsResource(
+        log_root=dg.EnvVar("AGORA_LOG_ROOT"),
+        storage_options=storage_options(),
+        geoip_database=os.environ.get("AGORA_GEOIP_DATABASE") or None,
+        isp_database=os.environ.get("AGORA_ISP_DATABASE") or None,
+        custom_fields=configured_custom_fields(),
+    )
 
 
 def build(settings: Settings) -> dg.Definitions:

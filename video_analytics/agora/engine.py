@@ -26,8 +26,8 @@ from pathlib import Path
 
 import polars as pl
 
-from video_analytics.agora import linescan, transforms
-from video_analytics.agora.client import LogReader
+from video_analytics.agora import custom_fields, linescan, transforms
+from video_analytics.agora.client import UTF8_REPLACED, EmptyDayError, LogReader
 
 #: Lines per aggregation bucket of a spilled day: the aggregation's transient memory grows with the
 #: bucket (measured on a 10M-line day: peak 1.70 GB with 1.6M-line buckets, 1.32 GB with 400k).
@@ -42,12 +42,17 @@ SPILL_BUFFER_BYTES = 64 * 1024 * 1024
 GZIP_RATIO = 8  # assumed decompressed/compressed size, to size a day before reading it
 
 
+REPLACED_SCHEMA = {"file": pl.String, "line_number": pl.Int64}
+
+
 @dataclass
 class DayResult:
     sessions: pl.DataFrame
     rejects: pl.DataFrame
     reasons: Counter = field(default_factory=Counter)
     lines: int = 0
+    #: lines whose invalid UTF-8 bytes were replaced by U+FFFD (`file`, `line_number`)
+    utf8_replaced: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=REPLACED_SCHEMA))
 
     def counters(self) -> dict[str, int]:
         """The original's job counters (total, valid, keyless, unparsable), plus bad data."""
@@ -177,12 +182,15 @@ class _Parsed:
     keys: pl.Series
     attributes: pl.DataFrame
     rejects: pl.DataFrame
+    custom: pl.DataFrame | None = None  # custom fields: partial rows per stream (`custom_fields`)
+    utf8_replaced: pl.DataFrame | None = None  # lines whose invalid UTF-8 was replaced (file, line_number)
 
 
-def _parse(lines: pl.DataFrame, day: date) -> _Parsed:
-    """Lines (`file`, `line_number`, `line`, `seq`) through the polars parser."""
+def _parse(lines: pl.DataFrame, day: date, fields=()) -> _Parsed:
+    """Lines (`file`, `line_number`, `line`, `seq`) through the polars parser (and `fields`, custom)."""
     parsed = transforms.parse_lines(lines.lazy(), describe=False).collect()
-    keyed = transforms.keyed_frame(parsed).lazy()
+    keyed_rows = transforms.keyed_frame(parsed)
+    keyed = keyed_rows.lazy()
     events, attributes, rejects = pl.collect_all(
         [
             transforms.events_frame(keyed),
@@ -192,7 +200,18 @@ def _parse(lines: pl.DataFrame, day: date) -> _Parsed:
     )
     # the text columns kept are views into the whole block's lines: copied out to free them
     events, keys = transforms.local_streams(events)
-    return _Parsed(events, compact(keys.to_frame())["key"], compact(attributes), compact(rejects))
+    replaced = None
+    if UTF8_REPLACED in lines.columns:
+        replaced = lines.filter(UTF8_REPLACED).select("file", "line_number")
+    custom = custom_fields.keyed_partials(keyed_rows, fields)
+    return _Parsed(
+        events,
+        compact(keys.to_frame())["key"],
+        compact(attributes),
+        compact(rejects),
+        None if custom is None else compact(custom),
+        replaced,
+    )
 
 
 def _ahead(function: Callable, items: Iterator, workers: int = 2) -> Iterator:
@@ -209,7 +228,7 @@ def _ahead(function: Callable, items: Iterator, workers: int = 2) -> Iterator:
 
 
 def _polars_day(
-    reader: LogReader, files: list[str], day: date, log: Callable[[str], None]
+    reader: LogReader, files: list[str], day: date, log: Callable[[str], None], fields=()
 ) -> Iterator[_Parsed]:
     """Every line of the day through the polars parser (no native scanner), block by block."""
     seq = 0
@@ -217,7 +236,7 @@ def _polars_day(
         for block in reader.blocks(url):
             block = block.with_columns(pl.int_range(seq, seq + block.height, dtype=pl.Int64).alias("seq"))
             seq += block.height
-            yield _parse(block, day)
+            yield _parse(block, day, fields)
         log(f"agora {day}: {url} done, {seq} lines so far")
 
 
@@ -226,34 +245,38 @@ SLOW_BATCH_LINES = 100_000
 
 
 def _scanned_day(
-    reader: LogReader, files: list[str], day: date, log: Callable[[str], None]
+    reader: LogReader, files: list[str], day: date, log: Callable[[str], None], fields=()
 ) -> Iterator[_Parsed]:
     """Every file of the day through the native scanner, as one stream of blocks (two scanned ahead,
     across file ends); the lines it hands back are parsed by polars in batches."""
     seq, batch = 0, []
 
     def flush() -> _Parsed:
-        parsed = _parse(linescan.slow_lines_frame(batch), day)
+        parsed = _parse(linescan.slow_lines_frame(batch), day, fields)
         batch.clear()
         return parsed
 
-    def scan(item: tuple[str, bytes]) -> tuple[str, linescan.ScannedBlock]:
-        return item[0], linescan.scan(item[1])
+    def scan(item: tuple[str, bytes]) -> tuple[str, linescan.ScannedBlock, pl.DataFrame | None]:
+        # custom fields: a second native pass over the block (the scanner reads a fixed set of keys)
+        scanned = linescan.scan(item[1])
+        custom = custom_fields.scanned_partials(item[1], scanned.events, scanned.keys, fields)
+        return item[0], scanned, custom
 
     chunks = ((url, chunk) for url in files for chunk in reader.chunks(url))
     current, first_line = None, 1
-    for url, scanned in _ahead(scan, chunks):
+    for url, scanned, custom in _ahead(scan, chunks):
         if url != current:
             if current is not None:
                 log(f"agora {day}: {current} done, {seq} lines so far")
             current, first_line = url, 1
         block = scanned.placed(url, first_line, seq)
+        custom = custom_fields.shift(custom, seq)
         batch.append(block.slow)
         keyless = block.keyless_rejects(url, first_line, seq, day)
         reader.counters.lines += block.lines
         first_line += block.lines
         seq += block.lines
-        yield _Parsed(block.events, block.keys, block.attributes, keyless)
+        yield _Parsed(block.events, block.keys, block.attributes, keyless, custom)
         if sum(part.seq.len() for part in batch) >= SLOW_BATCH_LINES:
             yield flush()
     if batch:
@@ -269,12 +292,15 @@ def analyse_day(
     bucket_lines: int = DEFAULT_BUCKET_LINES,
     in_memory_lines: int | None = None,
     log: Callable[[str], None] = lambda _: None,
+    fields: tuple[custom_fields.CustomField, ...] = (),
+    warn: Callable[[str], None] | None = None,
 ) -> DayResult:
     """Parse and aggregate every file of `day`; raises `FileNotFoundError` if the folder is empty.
-    Days of more than `in_memory_lines` (estimated) spill their events to buckets of `bucket_lines`."""
-    files = reader.day_files(day)
-    if not files:
-        raise FileNotFoundError(f"no log files under {reader.root.rstrip('/')}/{day.isoformat()}/")
+    Days of more than `in_memory_lines` (estimated) spill their events to buckets of `bucket_lines`.
+    `fields`: custom fields aggregated per stream (`custom_fields`), one column each. `warn` (default:
+    `log`) hears what a user should look at: copies skipped, empty files, invalid UTF-8."""
+    warn = warn or log
+    files = _readable_files(reader, day, warn)
     if in_memory_lines is None:
         in_memory_lines = IN_MEMORY_DAY_LINES if linescan.available() else bucket_lines
     lines = estimated_lines(reader, files)
@@ -286,10 +312,16 @@ def analyse_day(
     lines_before = reader.counters.lines
     rejects: list[pl.DataFrame] = []
     reasons: Counter = Counter()
+    partials: list[pl.DataFrame] = []  # custom fields, one row per stream and block
+    replaced: list[pl.DataFrame] = []
     try:
         read = _scanned_day if linescan.available() else _polars_day
-        for parsed in read(reader, files, day, log):
+        for parsed in read(reader, files, day, log, fields):
             store.add(parsed.events, parsed.keys, parsed.attributes)
+            if parsed.custom is not None:
+                partials.append(parsed.custom)
+            if parsed.utf8_replaced is not None:
+                replaced.append(parsed.utf8_replaced)
             reasons.update(dict(parsed.rejects.group_by("reason").len().iter_rows()))
             rejects.append(parsed.rejects)
         # spilled buckets' sessions are copied out, so each bucket's text buffers are freed with it
@@ -307,5 +339,30 @@ def analyse_day(
         # no global sort or rechunk: each would copy the whole day once more (rows come in the order of
         # their first line within each bucket, and buckets in a fixed order: the output is deterministic)
         frame = pl.concat(sessions, rechunk=False).select(pl.lit(day).alias("date"), pl.all())
+    frame = custom_fields.attach(frame, partials, fields)
     reject_frame = pl.concat(rejects) if rejects else pl.DataFrame(schema=transforms.REJECT_SCHEMA)
-    return DayResult(frame, reject_frame, reasons, reader.counters.lines - lines_before)
+    utf8 = pl.concat(replaced) if replaced else pl.DataFrame(schema=REPLACED_SCHEMA)
+    if utf8.height:
+        first = utf8.row(0, named=True)
+        warn(
+            f"agora {day}: {utf8.height} line(s) held invalid UTF-8, replaced by U+FFFD "
+            f"(first: {first['file']} line {first['line_number']})"
+        )
+    return DayResult(frame, reject_frame, reasons, reader.counters.lines - lines_before, utf8)
+
+
+def _readable_files(reader: LogReader, day: date, warn: Callable[[str], None]) -> list[str]:
+    """The day's files to read; raises `FileNotFoundError` if there are none, `EmptyDayError` if they
+    are all empty. Empty files among others, and copies skipped, are logged by name."""
+    folder = f"{reader.root.rstrip('/')}/{day.isoformat()}/"
+    files = reader.day_files(day)
+    if not files:
+        raise FileNotFoundError(f"no log files under {folder}")
+    for copy, original in reader.duplicates.items():
+        warn(f"agora {day}: skipped {copy}: a byte-for-byte copy of {original}")
+    empty = [url for url, size in reader.file_sizes(files).items() if size == 0]
+    if len(empty) == len(files):
+        raise EmptyDayError(f"every log file under {folder} is empty (0 bytes): {', '.join(empty)}")
+    if empty:
+        warn(f"agora {day}: {len(empty)} empty (0-byte) file(s): {', '.join(empty)}")
+    return files

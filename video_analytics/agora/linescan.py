@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from video_analytics.agora import transforms
-from video_analytics.agora.client import lines_frame
+from video_analytics.agora.client import UTF8_REPLACED, lines_frame
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -57,7 +57,8 @@ def slow_lines_frame(parts: list[SlowLines]) -> pl.DataFrame:
         raise RuntimeError(f"the scanner handed back {seq.len()} lines, {lines.height} read")
     numbers = pl.concat([part.seq + part.first_line for part in parts])
     file = pl.concat([pl.repeat(part.file, part.seq.len(), eager=True, dtype=pl.String) for part in parts])
-    return lines.select(file.alias("file"), numbers.alias("line_number"), "line", seq.alias("seq"))
+    flags = [c for c in (UTF8_REPLACED,) if c in lines.columns]  # invalid UTF-8 replaced, to count
+    return lines.select(file.alias("file"), numbers.alias("line_number"), "line", seq.alias("seq"), *flags)
 
 
 @dataclass

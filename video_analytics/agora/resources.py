@@ -5,8 +5,18 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field
 
+from video_analytics.agora import custom_fields, engine
 from video_analytics.agora.client import DEFAULT_BLOCK_BYTES, LogReader
 from video_analytics.agora.engine import DEFAULT_BUCKET_LINES
+from video_analytics.agora.geoip import GeoLookup
+
+
+class AgoraCustomField(dg.Config):
+    """A log key aggregated per stream into a column of agora_session_stats (see docs/agora.md)."""
+
+    key: str = Field(description="The log key, e.g. x_flash_player.")
+    column: str = Field(description="The output column (lower-case letters, digits, _).")
+    aggregate: str = Field(default="first", description=f"One of {', '.join(custom_fields.AGGREGATES)}.")
 
 
 class AgoraLogsResource(dg.ConfigurableResource):
@@ -25,6 +35,30 @@ class AgoraLogsResource(dg.ConfigurableResource):
         default=DEFAULT_BUCKET_LINES,
         description="Log lines per aggregation bucket of a day too big for memory (events spill to disk).",
     )
+
+    geoip_database: str | None = Field(
+        default=None,
+        description="Local path of a GeoIP2/GeoLite2 City or Country .mmdb "
+        "(AGORA_GEOIP_DATABASE): fills geo_*.",
+    )
+    isp_database: str | None = Field(
+        default=None,
+        description="Local path of a GeoIP2 ISP or GeoLite2 ASN .mmdb (AGORA_ISP_DATABASE): fills isp_name.",
+    )
+    custom_fields: list[AgoraCustomField] = Field(
+        default_factory=list,
+        description="Extra log keys aggregated per stream, besides the built-in ones (AGORA_CUSTOM_FIELDS).",
+    )
+
+    def field_specs(self) -> tuple[custom_fields.CustomField, ...]:
+        """The built-in custom fields plus the configured ones, validated against existing columns."""
+        built_in = custom_fields.BUILT_IN
+        reserved = [*engine.empty_sessions().columns, *(f.column for f in built_in)]
+        configured = [custom_fields.CustomField(f.key, f.column, f.aggregate) for f in self.custom_fields]
+        return built_in + custom_fields.validate(configured, reserved)
+
+    def geo_lookup(self) -> GeoLookup:
+        return GeoLookup.open(self.geoip_database, self.isp_database)
 
     def reader(self) -> LogReader:
         return LogReader(self.log_root, dict(self.storage_options), self.block_bytes)

@@ -854,7 +854,7 @@ def _session_columns() -> list[pl.Expr]:
         pl.col("initial_buffering_length").cast(pl.Int64),
         pl.col("auto_bitrate_events").cast(pl.Int64),
         pl.col("user_bitrate_events").cast(pl.Int64),
-        *[pl.lit(None, dtype=pl.String).alias(c) for c in GEO_COLUMNS],
+        *[pl.lit(None, dtype=dtype).alias(c) for c, dtype in GEO_SCHEMA.items()],
         "media_id_mismatch",
         pl.col("program").alias("program_title"),
         "producer",
@@ -882,16 +882,19 @@ def _session_columns() -> list[pl.Expr]:
     ]
 
 
-GEO_COLUMNS = (
-    "isp_name",
-    "geo_city",
-    "geo_longitude",
-    "geo_latitude",
-    "geo_postal_code",
-    "geo_metro_code",
-    "geo_country_code",
-    "geo_country_name",
-)
+#: The original's GeoIP columns (filled by `geoip.with_geography` when a database is set): coordinates
+#: are numbers, codes and names text.
+GEO_SCHEMA: dict[str, pl.DataType] = {
+    "isp_name": pl.String(),
+    "geo_city": pl.String(),
+    "geo_longitude": pl.Float64(),
+    "geo_latitude": pl.Float64(),
+    "geo_postal_code": pl.String(),
+    "geo_metro_code": pl.String(),
+    "geo_country_code": pl.String(),
+    "geo_country_name": pl.String(),
+}
+GEO_COLUMNS = tuple(GEO_SCHEMA)
 
 
 _PARSED_SCHEMA = {"line_number": pl.Int64, "seq": pl.Int64, "ts": pl.Datetime("ms")}

@@ -22,19 +22,43 @@ TAGS = {"video_analytics/api": "brightcove"}
 PROVISIONAL_DAYS = 3  # Brightcove data younger than this still changes
 
 
-class CmsVideosConfig(dg.Config):
-    """The runbook filtered to ACTIVE, published videos of chosen years; by default nothing is filtered."""
+#: Why cms_videos keeps every video by default, shown in the UI (asset description, launchpad, metadata).
+UNFILTERED_WHY = (
+    "By default every video is kept: cms_videos is the catalogue that daily_video_metrics and "
+    "recently_viewed_videos take CMS fields from, and the original's own catalogue (its JSON) was "
+    "unfiltered too; only its CSV kept ACTIVE, published videos created in 2024-2025. Filtering here would "
+    "leave the views of older or deactivated videos without a name. The runbook's selection is counted "
+    "in the materialization metadata (runbook_csv_videos); set states, require_published and "
+    "created_years to apply it."
+)
+RUNBOOK_FILTER = transforms.CmsFilter(("ACTIVE",), True, (2024, 2025))
 
-    states: list[str] = Field(default_factory=list, description="Keep only these states, e.g. ['ACTIVE'].")
-    require_published: bool = Field(default=False, description="Keep only videos with a published_at.")
+
+class CmsVideosConfig(dg.Config):
+    """The runbook's CSV filter (ACTIVE, published, created 2024-2025), off by default: see UNFILTERED_WHY."""
+
+    states: list[str] = Field(
+        default_factory=list,
+        description="Keep only these states, e.g. ['ACTIVE'] (the runbook's CSV). Empty: all. "
+        + UNFILTERED_WHY,
+    )
+    require_published: bool = Field(
+        default=False, description="Keep only videos with a published_at (the runbook's CSV)."
+    )
     created_years: list[int] = Field(
-        default_factory=list, description="Keep only videos created in these years."
+        default_factory=list,
+        description="Keep only videos created in these years (the runbook: [2024, 2025]).",
     )
 
 
 class RecentlyViewedConfig(dg.Config):
     lookback_days: int = Field(
         default=90, ge=1, le=366, description="Window, in days, ending on the partition day."
+    )
+    only_active: bool = Field(
+        default=True,
+        description="Keep only ACTIVE videos, as the original's cache did (its publishing_state test was "
+        "a no-op: the CMS API sends no such field). False: every catalogued video with views.",
     )
 
 
@@ -70,7 +94,8 @@ def per_account(
     kinds={"brightcove", "polars"},
     tags=TAGS,
     pool="brightcove",
-    description="Every video of every configured Brightcove account with the runbook's CMS fields.",
+    description="Every video of every configured Brightcove account with the runbook's CMS fields. "
+    + UNFILTERED_WHY,
 )
 def cms_videos(
     context: dg.AssetExecutionContext, config: CmsVideosConfig, brightcove: BrightcoveResource
@@ -85,7 +110,17 @@ def cms_videos(
     videos, counters = per_account(brightcove, context, fetch)
     kept = video_filter.apply(videos)
     context.log.info(f"cms_videos: {kept.height} of {videos.height} videos kept by the filter")
-    return dg.Output(kept, metadata={**counters, "videos_fetched": videos.height, "videos": kept.height})
+    filtered = bool(config.states or config.require_published or config.created_years)
+    return dg.Output(
+        kept,
+        metadata={
+            **counters,
+            "videos_fetched": videos.height,
+            "videos": kept.height,
+            "runbook_csv_videos": RUNBOOK_FILTER.apply(videos).height,
+            "filter": "as configured" if filtered else "none (default): " + UNFILTERED_WHY,
+        },
+    )
 
 
 @dg.asset(
@@ -109,9 +144,11 @@ def recently_viewed_videos(
     def fetch(client: BrightcoveClient, channel: str, account_id: str) -> pl.DataFrame:
         views = transforms.views_frame(client.daily_views(account_id, first, days[-1]))
         recent = transforms.recently_viewed(views, days, config.lookback_days)
-        columns = ["channel", "account_id", "name", "state", "created_at", "published_at"]
         account_cms = cms_videos.filter(pl.col("account_id") == account_id)
-        return transforms.with_cms(recent, account_cms, columns)
+        if config.only_active:
+            account_cms = account_cms.filter(pl.col("state").str.to_uppercase() == "ACTIVE")
+        # every CMS field, as the original's cache file carried the whole catalogue record
+        return transforms.with_cms(recent, account_cms, [c for c in account_cms.columns if c != "id"])
 
     frame, counters = per_account(brightcove, context, fetch)
     return dg.Output(

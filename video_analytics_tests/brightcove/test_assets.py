@@ -257,3 +257,40 @@ def test_no_secret_reaches_logs_events_or_metadata(sandbox, catalogue, tmp_path,
     assert "cms_videos" in dump
     assert secret not in dump
     assert secret not in caplog.text
+
+
+def test_recently_viewed_carries_every_cms_field_of_active_videos_like_the_original_cache(sandbox, catalogue):
+    day = str(TODAY - timedelta(days=2))
+    assert run([bc.recently_viewed_videos], resources(sandbox, catalogue), start=day, end=day).success
+    frame = read_days(catalogue, "recently_viewed_videos").filter(pl.col("date") == date.fromisoformat(day))
+    cms = pl.read_parquet(catalogue / "cms_videos" / "part-0.parquet")
+    assert set(cms.columns) - {"id"} <= set(frame.columns)
+    assert frame.height > 0 and set(frame["state"]) == {"ACTIVE"}
+    joined = frame.join(cms, left_on=["account_id", "video_id"], right_on=["account_id", "id"], suffix="_cms")
+    assert joined.height == frame.height
+    for column in (
+        "original_filename",
+        "duration",
+        "reference_id",
+        "tags",
+        "video_category",
+        "business_unit",
+    ):
+        assert joined[column].equals(joined[f"{column}_cms"]), column
+
+
+def test_cms_videos_keeps_every_video_by_default_and_says_why_in_the_ui(sandbox, tmp_path):
+    result = dg.materialize([bc.cms_videos], resources=resources(sandbox, tmp_path))
+    cms = pl.read_parquet(tmp_path / "cms_videos" / "part-0.parquet")
+    assert set(cms["state"]) > {"ACTIVE"}, "the default keeps inactive videos too"
+    (event,) = result.get_asset_materialization_events()
+    metadata = event.event_specific_data.materialization.metadata
+    runbook = cms.filter(
+        (pl.col("state") == "ACTIVE")
+        & pl.col("published_at").is_not_null()
+        & pl.col("created_at").dt.year().is_in([2024, 2025])
+    )
+    assert metadata["runbook_csv_videos"].value == runbook.height
+    assert metadata["filter"].value.startswith("none (default): By default every video is kept")
+    description = bc.cms_videos.specs_by_key[dg.AssetKey("cms_videos")].description
+    assert "Filtering here would leave the views of older or deactivated videos without a name" in description

@@ -1,0 +1,270 @@
+"""The player's custom `x_*` fields, aggregated per stream: built-in ones and fields a user configures.
+
+The logger sends custom fields the original parsed and then dropped (`x_stream_size`, `x_bandwidth`,
+`x_encoding_name`, `x_flash_player`, `x_start_time`). The ones with a meaning today become columns
+(`BUILT_IN`): the HLS rendition bitrate a stream played (`x_stream_size`, "1172, 391, ..." kbps),
+the bandwidth the player measured, the encoding. `x_flash_player` (Flash is gone) and `x_start_time`
+(always 0 in the logs we know) are not aggregated; a user can add them, or any other key, without code
+through `AGORA_CUSTOM_FIELDS`, a JSON list such as
+`[{"key": "x_flash_player", "column": "flash_player", "aggregate": "first"}]`.
+
+Cost: the native line scanner reads a fixed set of keys, so these fields are read by a second native
+pass (`_fieldscan.c`: every key in one tokenising pass per line) whose rows join the scanner's events by
+line; the lines the scanner hands back are read by polars with the rest of their parse. Each block is
+reduced to one partial row per stream at once, so what is kept across a day is about one row per
+stream, like the day's output.
+
+Like the original's descriptive fields, values count from every keyed line of a stream (also the
+events whose bad buffering length keeps them out of the walk); lines without a stream key or with an
+unparsable timestamp do not count.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import polars as pl
+import pyarrow as pa
+
+from video_analytics.agora import transforms
+from video_analytics.agora.client import lines_frame
+
+try:
+    from video_analytics.agora import _fieldscan
+except ImportError:  # pragma: no cover - built by `pip install` wherever a C compiler exists
+    _fieldscan = None
+
+SETTING = "AGORA_CUSTOM_FIELDS"
+#: first/last: in delivery order (file, line); min/max/mean/sum: of the values read as numbers (a value
+#: that is not a number counts as missing); distinct_count: distinct non-empty values.
+AGGREGATES = ("first", "last", "min", "max", "mean", "sum", "distinct_count")
+NUMERIC = ("min", "max", "mean", "sum")
+_KEY = re.compile(r"^[A-Za-z_][\w-]*$")
+_COLUMN = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class CustomFieldError(ValueError):
+    """A configured custom field is malformed (says which setting and entry to fix)."""
+
+
+@dataclass(frozen=True)
+class CustomField:
+    key: str  # the log key, e.g. x_stream_size
+    column: str  # the output column of agora_session_stats
+    aggregate: str  # one of AGGREGATES
+
+    @property
+    def dtype(self) -> pl.DataType:
+        if self.aggregate in NUMERIC:
+            return pl.Float64()
+        return pl.Int64() if self.aggregate == "distinct_count" else pl.String()
+
+
+BUILT_IN = (
+    CustomField("x_stream_size", "stream_bitrate_kbps_mean", "mean"),
+    CustomField("x_stream_size", "stream_bitrate_kbps_max", "max"),
+    CustomField("x_stream_size", "stream_bitrate_renditions", "distinct_count"),
+    CustomField("x_encoding_name", "encoding_name", "first"),
+    CustomField("x_bandwidth", "bandwidth_mean", "mean"),
+    CustomField("x_bandwidth", "bandwidth_min", "min"),
+)
+
+
+def parse_setting(raw: str | None, reserved: Iterable[str] = ()) -> tuple[CustomField, ...]:
+    """`AGORA_CUSTOM_FIELDS` (a JSON list of {key, column, aggregate}) -> the user's fields, validated.
+    `reserved`: columns that already exist (the stream's own and the built-in fields)."""
+    if not raw or not raw.strip():
+        return ()
+    try:
+        entries = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise CustomFieldError(f"{SETTING} is not valid JSON: {exc.msg}") from exc
+    if not isinstance(entries, list):
+        raise CustomFieldError(f"{SETTING} must be a JSON list of {{key, column, aggregate}} objects")
+    return validate([_entry(i, e) for i, e in enumerate(entries)], reserved)
+
+
+def _entry(index: int, entry: object) -> CustomField:
+    where = f"{SETTING}[{index}]"
+    if not isinstance(entry, dict) or not isinstance(entry.get("key"), str):
+        raise CustomFieldError(f'{where} must be an object with a "key" (the log key, e.g. "x_player")')
+    unknown = set(entry) - {"key", "column", "aggregate"}
+    if unknown:
+        raise CustomFieldError(
+            f"{where}: unknown entries {sorted(unknown)} (allowed: key, column, aggregate)"
+        )
+    key = entry["key"]
+    return CustomField(
+        key, str(entry.get("column") or key.lower().replace("-", "_")), str(entry.get("aggregate", "first"))
+    )
+
+
+def validate(fields: Sequence[CustomField], reserved: Iterable[str] = ()) -> tuple[CustomField, ...]:
+    taken = set(reserved)
+    for index, field in enumerate(fields):
+        where = f"{SETTING}[{index}]"
+        if not _KEY.match(field.key):
+            raise CustomFieldError(f"{where}: key {field.key!r} is not a log key (letters, digits, _ and -)")
+        if field.aggregate not in AGGREGATES:
+            raise CustomFieldError(
+                f"{where}: aggregate {field.aggregate!r} is not one of {', '.join(AGGREGATES)}"
+            )
+        if not _COLUMN.match(field.column):
+            raise CustomFieldError(
+                f"{where}: column {field.column!r} must be lower-case letters, digits and _"
+            )
+        if field.column in taken:
+            raise CustomFieldError(f"{where}: column {field.column!r} already exists; choose another name")
+        taken.add(field.column)
+    return tuple(fields)
+
+
+# --- per block: partial rows per stream -----------------------------------------------------------
+#
+# A partial row holds, per stream key, what the final reduction needs: sums and counts, least and
+# greatest, distinct values, and first/last values with the line (`seq`) they came from, so partials may
+# arrive in any order (the scanner's lines per block, the polars parser's lines in later batches).
+
+
+def _keys(fields: Sequence[CustomField]) -> list[str]:
+    return sorted({f.key for f in fields})
+
+
+def _value(key: str) -> pl.Expr:
+    return pl.col(f"_v_{key}")
+
+
+def _partial_exprs(field: CustomField) -> list[pl.Expr]:
+    """Per stream, over its rows in line order (`seq`)."""
+    value, name = _value(field.key), field.column
+    number = value.cast(pl.Float64, strict=False)
+    match field.aggregate:
+        case "first" | "last":
+            pick = "first" if field.aggregate == "first" else "last"
+            return [
+                getattr(value.drop_nulls(), pick)().alias(name),
+                getattr(pl.col("seq").filter(value.is_not_null()), pick)().alias(f"{name}__seq"),
+            ]
+        case "min":
+            return [number.min().alias(name)]
+        case "max":
+            return [number.max().alias(name)]
+        case "sum" | "mean":
+            return [number.sum().alias(f"{name}__sum"), number.count().alias(f"{name}__n")]
+        case _:  # distinct_count
+            return [value.drop_nulls().unique().alias(name)]
+
+
+def _final_exprs(field: CustomField) -> list[pl.Expr]:
+    name = field.column
+    order = pl.col(f"{name}__seq")
+    match field.aggregate:
+        case "first":
+            return [pl.col(name).sort_by(order, nulls_last=True).first()]
+        case "last":
+            return [pl.col(name).sort_by(order, descending=True, nulls_last=True).first()]
+        case "min":
+            return [pl.col(name).min()]
+        case "max":
+            return [pl.col(name).max()]
+        case "sum":
+            total, count = pl.col(f"{name}__sum").sum(), pl.col(f"{name}__n").sum()
+            return [pl.when(count > 0).then(total).alias(name)]
+        case "mean":
+            total, count = pl.col(f"{name}__sum").sum(), pl.col(f"{name}__n").sum()
+            return [pl.when(count > 0).then(total / count).alias(name)]
+        case _:
+            values = pl.col(name).list.explode(keep_nulls=False, empty_as_null=False)
+            return [values.n_unique().cast(pl.Int64)]
+
+
+def _partials(rows: pl.DataFrame, fields: Sequence[CustomField]) -> pl.DataFrame:
+    """Rows (`key`, `seq`, `_v_<key>`...) in line order -> one partial row per key."""
+    return rows.group_by("key", maintain_order=True).agg(e for f in fields for e in _partial_exprs(f))
+
+
+def _polars_values(keys: list[str]) -> list[pl.Expr]:
+    """The values of `keys` on text or JSON lines (`line`), by the polars parser's readers."""
+    line = pl.col("line")
+    is_json = line.str.starts_with("{")
+    return [
+        pl.when(is_json)
+        .then(transforms._json_value(line, key))
+        .otherwise(transforms._fast_text_value(line, key))
+        .alias(f"_v_{key}")
+        for key in keys
+    ]
+
+
+def keyed_partials(keyed: pl.DataFrame, fields: Sequence[CustomField]) -> pl.DataFrame | None:
+    """Partials of lines the polars parser keyed (`transforms.keyed_frame`: `key`, `seq`, `line`); only
+    the lines that carry one of the keys are read."""
+    if not fields or keyed.height == 0:
+        return None
+    keys = _keys(fields)
+    markers = [f" {k}=" for k in keys] + [f'"{k}":' for k in keys]
+    carrying = keyed.select("key", "seq", "line").filter(pl.col("line").str.contains_any(markers))
+    if carrying.height == 0:
+        return None
+    return _partials(carrying.select("key", "seq", *_polars_values(keys)), fields)
+
+
+def line_values(chunk: bytes | memoryview, keys: list[str]) -> pl.DataFrame:
+    """One row per line of a block: the value of each key (`_v_<key>`), null where absent. Native when
+    `_fieldscan` is built (one pass over the bytes), else polars."""
+    if _fieldscan is None:
+        return lines_frame(bytes(chunk)).select(_polars_values(keys))
+    rows, columns = _fieldscan.values(chunk, tuple(keys))
+    arrays = {
+        f"_v_{key}": pa.Array.from_buffers(pa.string(), rows, [pa.py_buffer(b) for b in buffers])
+        for key, buffers in zip(keys, columns, strict=True)
+    }
+    return pl.from_arrow(pa.table(arrays)) if rows else pl.DataFrame(schema={n: pl.String for n in arrays})
+
+
+def scanned_partials(
+    chunk: bytes | memoryview, events: pl.DataFrame, keys: pl.Series, fields: Sequence[CustomField]
+) -> pl.DataFrame | None:
+    """Partials of the lines the native scanner turned into events (`stream`: a row of `keys`, `seq`:
+    the line within the block); `seq` stays block-relative (`shift` places it in the day)."""
+    if not fields or events.height == 0:
+        return None
+    values = line_values(chunk, _keys(fields))
+    rows = pl.concat(
+        [events.select(keys.gather(events["stream"]).alias("key"), "seq"), values[events["seq"]]],
+        how="horizontal",
+    )
+    return _partials(rows, fields)
+
+
+def shift(partial: pl.DataFrame | None, seq: int) -> pl.DataFrame | None:
+    """A block's partials with their line numbers (`*__seq`) counted from the day's first line."""
+    if partial is None:
+        return None
+    return partial.with_columns(pl.col(c) + seq for c in partial.columns if c.endswith("__seq"))
+
+
+def reduce(partials: list[pl.DataFrame], fields: Sequence[CustomField]) -> pl.DataFrame:
+    """Partials of a day (in block order) -> one row per stream key with the output columns."""
+    schema = {"key": pl.String(), **{f.column: f.dtype for f in fields}}
+    if not partials:
+        return pl.DataFrame(schema=schema)
+    reduced = (
+        pl.concat(partials, how="vertical")
+        .group_by("key", maintain_order=True)
+        .agg(expr for field in fields for expr in _final_exprs(field))
+    )
+    return reduced.select(pl.col(name).cast(dtype) for name, dtype in schema.items())
+
+
+def attach(
+    sessions: pl.DataFrame, partials: list[pl.DataFrame], fields: Sequence[CustomField]
+) -> pl.DataFrame:
+    """The streams with one column per custom field (null where a stream never sent the key)."""
+    if not fields:
+        return sessions
+    per_stream = reduce(partials, fields)
+    return sessions.join(per_stream, on="key", how="left", maintain_order="left")
