@@ -82,6 +82,21 @@ def _redshift_ddl(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    import webbrowser
+
+    from video_analytics.settings import Settings
+    from video_analytics.unified.publish import report_from_lake
+
+    settings = Settings.from_env()
+    out = args.out_dir or os.environ.get("VIDEO_ANALYTICS_REPORT_DIR") or None
+    path = report_from_lake(settings.lake_root, args.day, out)
+    print(f"wrote {path}")
+    if args.open:
+        webbrowser.open(path if "://" in path else Path(path).as_uri())
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="video-analytics", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -113,6 +128,11 @@ def parser() -> argparse.ArgumentParser:
     export.set_defaults(run=_export)
     ddl = commands.add_parser("redshift-ddl", help="CREATE EXTERNAL SCHEMA over the Glue-catalogued lake")
     ddl.set_defaults(run=_redshift_ddl)
+    report = commands.add_parser("report", help="write (and open) the cross-platform HTML report of a day")
+    report.add_argument("--day", help="YYYY-MM-DD (default: the latest day of video_daily_performance)")
+    report.add_argument("--out-dir", help="folder for the HTML (default: <data dir>/reports)")
+    report.add_argument("--open", action="store_true", help="open the report in the default browser")
+    report.set_defaults(run=_report)
     return root
 
 

@@ -11,10 +11,11 @@ from video_analytics.policies import apply_house_policies, automation_sensor
 from video_analytics.settings import Settings
 from video_analytics.storage.parquet import ParquetLakeIOManager
 from video_analytics.tmdb import definitions as tmdb
+from video_analytics.unified import definitions as unified
 from video_analytics.wistia import definitions as wistia
 
 #: Each source package has a `definitions.py` with `build(settings)` and `DEMO_STEPS`.
-SOURCES = (brightcove, dailymotion, wistia, tmdb, agora)
+SOURCES = (brightcove, dailymotion, wistia, tmdb, agora, unified)
 
 
 def io_manager(settings: Settings) -> dg.ConfigurableIOManager:

@@ -129,5 +129,8 @@ def format_summary(summary: dict[str, dict], root: str, warehouse: str, home: Pa
         "Query:             video-analytics sql "
         '"SELECT channel, sum(video_view) FROM daily_video_metrics GROUP BY 1"',
         "Open the UI:       video-analytics ui   (then http://127.0.0.1:3000)",
+        "Cross-platform:    video-analytics sql "
+        '"SELECT platform, sum(views) FROM video_daily_performance GROUP BY 1"',
+        "Daily report:      video-analytics report --open",
     ]
     return "\n".join(lines)

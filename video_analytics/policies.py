@@ -6,7 +6,6 @@ Applied at the root (as dagster-open-platform does) so a source's assets cannot 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import inspect
 import sys
 
@@ -21,17 +20,24 @@ def owners_for(group: str | None, owners: dict[str, list[str]]) -> list[str]:
 
 
 def logic_version(assets_def: dg.AssetsDefinition) -> str:
-    """A short hash of the asset's compute function and of its package's transforms module.
+    """A short hash of the asset's compute function and of the modules of its own package it uses.
 
-    That is where an asset's logic lives (assets wire a client to pure transforms), so a change there
-    marks the asset's materializations as made by older code in the UI, and nothing else does.
+    That is where an asset's logic lives (assets wire a client to pure transforms: `transforms`,
+    `engine`, `conform`, ...), so a change there marks the asset's materializations as made by older
+    code in the UI, and nothing else does.
     """
     fn = assets_def.op.compute_fn.decorated_fn
-    sources = [inspect.getsource(fn)]
-    package = fn.__module__.rsplit(".", 1)[0]
-    transforms_name = f"{package}.transforms"
-    if transforms_name in sys.modules or importlib.util.find_spec(transforms_name) is not None:
-        sources.append(inspect.getsource(importlib.import_module(transforms_name)))
+    package = fn.__module__.rsplit(".", 1)[0] + "."
+    used = {
+        inspect.getmodule(value)
+        for value in vars(sys.modules[fn.__module__]).values()
+        if inspect.ismodule(value) or inspect.isfunction(value) or inspect.isclass(value)
+    }
+    modules = sorted(
+        (m for m in used if m is not None and m.__name__.startswith(package) and m.__name__ != fn.__module__),
+        key=lambda m: m.__name__,
+    )
+    sources = [inspect.getsource(fn), *(inspect.getsource(m) for m in modules)]
     return hashlib.sha256("\n".join(sources).encode()).hexdigest()[:12]
 
 

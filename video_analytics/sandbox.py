@@ -44,6 +44,7 @@ class Faults:
     token_ttl: float = 300.0
     truncate_next: int = 0
     faults_on_token: bool = False
+    garble_next: int = 0  # the next N 200 answers are a proxy's HTML page instead of the API's body
     seed: int = 7
 
     def __post_init__(self) -> None:
@@ -205,7 +206,13 @@ class BaseSimulator:
             await asyncio.sleep(self.faults.latency)
 
     def truncate(self, response: Response) -> Response:
-        """Cut a 200 body in half, as a dropped connection behind a proxy would."""
+        """Cut a 200 body in half, as a dropped connection behind a proxy would (or, `garble_next`,
+        replace it by a proxy's HTML page: a 200 that is not what the API sends)."""
+        if response.status_code == 200 and self.faults.take("garble_next"):
+            self.stats.add("garbled")
+            return Response(
+                b"<html><body>502 Bad Gateway</body></html>", status_code=200, media_type=response.media_type
+            )
         if response.status_code != 200 or not self.faults.take("truncate_next"):
             return response
         body = bytes(response.body)

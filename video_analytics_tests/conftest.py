@@ -90,3 +90,32 @@ def s3_bucket(s3_endpoint: str) -> str:
     name = f"lake-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=name)
     return name
+
+
+# --- One demo run shared by the tests of what a user sees after `make demo` ---------------------
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> tuple:
+    """`video-analytics demo` over 3 days (sandbox at test scale) in a fresh folder, run once per
+    session (per xdist worker) for every test that reads its results; the environment and the working
+    folder are restored as soon as it is done. Yields (root, summary, printed output)."""
+    from video_analytics.demo import run_demo
+
+    root = tmp_path_factory.mktemp("demo")
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    os.environ.update({"DAGSTER_HOME": str(root / "home"), "VIDEO_ANALYTICS_DATA_DIR": str(root / "data")})
+    os.environ["AGORA_DEMO_LINES"] = "20000"  # the real demo's 200,000 a day belong to `make demo`
+    unset = ("BRIGHTCOVE_ACCOUNTS", "VIDEO_ANALYTICS_PG_URL", "AGORA_LOG_ROOT")
+    unset += ("VIDEO_ANALYTICS_VIDEO_MAPPING",)
+    for name in unset:
+        os.environ.pop(name, None)
+    os.chdir(root)
+    lines: list[str] = []
+    try:
+        summary = run_demo(days=3, echo=lines.append, scale="test")
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return root, summary, "\n".join(lines)

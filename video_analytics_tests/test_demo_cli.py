@@ -13,28 +13,13 @@ import polars as pl
 import pytest
 
 from video_analytics import cli
-from video_analytics.demo import run_demo
 from video_analytics_tests.support import free_port, graphql
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """One demo run over 3 days (sandbox at test scale) in a fresh folder; environment restored after."""
-    root = tmp_path_factory.mktemp("demo")
-    saved_env, saved_cwd = dict(os.environ), os.getcwd()
-    os.environ.update({"DAGSTER_HOME": str(root / "home"), "VIDEO_ANALYTICS_DATA_DIR": str(root / "data")})
-    os.environ["AGORA_DEMO_LINES"] = "20000"  # the real demo's 200,000 a day belong to `make demo`
-    for name in ("BRIGHTCOVE_ACCOUNTS", "VIDEO_ANALYTICS_PG_URL", "AGORA_LOG_ROOT"):
-        os.environ.pop(name, None)
-    os.chdir(root)
-    lines: list[str] = []
-    try:
-        summary = run_demo(days=3, echo=lines.append, scale="test")
-        yield root, summary, "\n".join(lines)
-    finally:
-        os.chdir(saved_cwd)
-        os.environ.clear()
-        os.environ.update(saved_env)
+def demo(demo_run):
+    """The session's one demo run (see conftest.py): (root, summary, printed output)."""
+    return demo_run
 
 
 def test_demo_writes_the_lake_the_warehouse_and_a_summary(demo):

@@ -40,6 +40,9 @@ DEFAULT_DIMENSIONS = (
     "PLAYER_ID",
     "PLAYLIST_ID",
 )
+#: The seed's second report: estimated earnings per day (revenue metrics are not available by HOUR).
+EARNINGS_METRICS = ("ESTIMATED_EARNINGS_EUR",)
+EARNINGS_DIMENSIONS = ("DAY", "VIDEO_ID", "VISITOR_PAGE_URL", "VISITOR_DEVICE_TYPE")
 STATUSES = ("IN_PROGRESS", "FINISHED", "FAILED", "EXPIRED")
 METADATA_FIELDS = {
     "video": ("id", "title", "description", "duration", "created_time", "tags", "url"),

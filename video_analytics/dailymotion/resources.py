@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 
@@ -12,6 +13,8 @@ from video_analytics.dailymotion.client import (
     DEFAULT_DIMENSIONS,
     DEFAULT_METRICS,
     DEFAULT_SCOPES,
+    EARNINGS_DIMENSIONS,
+    EARNINGS_METRICS,
     PRODUCTION_BASE_URL,
     DailyMotionClient,
     ReportSpec,
@@ -85,6 +88,14 @@ class DailyMotionResource(dg.ConfigurableResource):
         default=100.0, description="100 if the API gives %, 1 if a fraction."
     )
     metadata_concurrency: int = Field(default=10, ge=1, description="Parallel REST metadata calls.")
+    earnings_metrics: list[str] = Field(default_factory=lambda: list(EARNINGS_METRICS))
+    earnings_dimensions: list[str] = Field(default_factory=lambda: list(EARNINGS_DIMENSIONS))
+    earnings_max_concurrent_reports: int = Field(
+        default=1,
+        ge=1,
+        description="Earnings reports generating at once (DailyMotion allows 2 per account, shared with the "
+        "audience reports; a refused ask simply waits).",
+    )
     max_attempts: int = Field(default=6, description="HTTP attempts per request before giving up.")
     retry_base_delay: float = Field(default=0.5, description="First backoff wait in seconds; doubles.")
 
@@ -109,7 +120,19 @@ class DailyMotionResource(dg.ConfigurableResource):
             auth=auth,
         )
 
-    def scheduler_config(self) -> SchedulerConfig:
+    def scheduler_config(self, kind: str = "audience") -> SchedulerConfig:
+        """The sensor's policy for one kind of report ("audience": hourly views; "earnings": daily EUR)."""
+        config = self._audience_config()
+        if kind == "earnings":
+            return dataclasses.replace(
+                config,
+                metrics=tuple(self.earnings_metrics),
+                dimensions=tuple(self.earnings_dimensions),
+                max_reports=self.earnings_max_concurrent_reports,
+            )
+        return config
+
+    def _audience_config(self) -> SchedulerConfig:
         return SchedulerConfig(
             lookback_days=self.lookback_days,
             max_range_days=self.max_range_days,

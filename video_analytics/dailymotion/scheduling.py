@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
@@ -34,7 +34,7 @@ from video_analytics.dailymotion.client import (
 from video_analytics.http import ApiError
 
 STATE_VERSION = 1
-FIRED_TIMEOUT = 6 * 3600.0  # a fired run that never shows up is forgotten after this long
+FIRED_GRACE = 600.0  # a fired run still absent from run storage after this long: ask the API again
 TERMINAL_FAILURES = ("FAILURE", "CANCELED")
 
 
@@ -68,6 +68,8 @@ class TickInputs:
     materialized: frozenset[str]
     new_requests: Sequence[tuple[str, str]] = ()
     run_status: Mapping[str, str] = field(default_factory=dict)  # report token -> Dagster run status
+    request_runs: Mapping[str, str] = field(default_factory=dict)  # day -> run that asked for it
+    loaded_asked_at: Mapping[str, float] = field(default_factory=dict)  # day -> its data's report asked at
 
 
 @dataclass(frozen=True)
@@ -76,14 +78,22 @@ class FiredReport:
     start: str
     end: str
     links: tuple[str, ...]
+    asked_at: float = 0.0
+    request_run: str | None = None  # the run that asked for these days (dm_report_requests), if any
 
 
 @dataclass
 class TickResult:
     state: dict[str, Any]
     fired: list[FiredReport] = field(default_factory=list)
+    asked: list[tuple[str, str, str]] = field(default_factory=list)  # (token, start, end) asked now
     alerts: list[str] = field(default_factory=list)  # raise these: the tick fails visibly
     log: list[str] = field(default_factory=list)
+    journal: Callable[[Mapping[str, Any]], None] | None = None
+
+    def save(self) -> None:
+        if self.journal is not None:
+            self.journal(self.state)
 
     def summary(self) -> str:
         text = (
@@ -110,6 +120,9 @@ def given_up_message(state: Mapping[str, Any]) -> str:
 def empty_state() -> dict[str, Any]:
     return {
         "version": STATE_VERSION,
+        "seq": 0,  # bumped every tick: the newer of the cursor and the journal wins
+        "asking": [],  # [[start, end], ...] while an ask is on the wire (journaled; see `_ask`)
+        "request_runs": {},  # day -> run id of the request that asked for it (a tag on its load run)
         "request_cursor": None,  # storage id of the last dm_report_requests materialization read
         "observation_cursor": None,  # storage id of the last request observation on dm_hourly_reports
         "requested": {},  # day -> when a user asked for it; until a report asked after that is loaded
@@ -174,14 +187,25 @@ def _count_days(ranges: Iterable[Sequence[str]]) -> int:
 # -- the tick --------------------------------------------------------------------------------------
 
 
-def tick(state: Mapping[str, Any], inputs: TickInputs, api: ReportApi, config: SchedulerConfig) -> TickResult:
+def tick(
+    state: Mapping[str, Any],
+    inputs: TickInputs,
+    api: ReportApi,
+    config: SchedulerConfig,
+    journal: Callable[[Mapping[str, Any]], None] | None = None,
+) -> TickResult:
+    """One sensor tick. `journal` saves the state durably around each ask (the cursor is only saved
+    when the tick ends, so a crash in between would otherwise forget reports DailyMotion created)."""
     result = TickResult(copy.deepcopy(dict(state)))
+    result.journal = journal
     st, now = result.state, inputs.now
     active = [a for a in st["alerts"] if a["until"] > now]
     if active:
         result.alerts = [a["message"] for a in active]
         return result  # nothing else this tick: a failing tick cannot save its cursor
     st["alerts"] = []
+    st["seq"] = st.get("seq", 0) + 1
+    _recover_interrupted_ask(result, inputs, config)
     _record_requests(st, inputs)
     _settle_runs(result, inputs, config)
     _poll(result, inputs, api, config)
@@ -189,6 +213,16 @@ def tick(state: Mapping[str, Any], inputs: TickInputs, api: ReportApi, config: S
     if st["given_up"]:
         result.log.append(given_up_message(st))
     return result
+
+
+def _recover_interrupted_ask(result: TickResult, inputs: TickInputs, config: SchedulerConfig) -> None:
+    """The sensor died while asking: DailyMotion may have created those reports (it has no call to
+    list them), so they are not asked again at once; they back off like a lost answer, and the
+    orphans, if any, hold DailyMotion's slots until they finish (later asks are refused as busy)."""
+    for start, end in result.state.get("asking") or []:
+        why = "the sensor stopped while asking DailyMotion (the report may exist and hold a slot)"
+        _failed(result, start, end, why, inputs.now, config)
+    result.state["asking"] = []
 
 
 def _record_requests(st: dict[str, Any], inputs: TickInputs) -> None:
@@ -202,6 +236,8 @@ def _record_requests(st: dict[str, Any], inputs: TickInputs) -> None:
     st["requested"] = {
         d: at for d, at in requested.items() if inputs.first_day <= date.fromisoformat(d) <= inputs.last_day
     }
+    runs = {**st["request_runs"], **{d: r for d, r in inputs.request_runs.items() if r}}
+    st["request_runs"] = {d: r for d, r in runs.items() if d in st["requested"]}
 
 
 def _settle_runs(result: TickResult, inputs: TickInputs, config: SchedulerConfig) -> None:
@@ -215,9 +251,20 @@ def _settle_runs(result: TickResult, inputs: TickInputs, config: SchedulerConfig
             del st["fired"][token]
             result.log.append(f"run for report {token[:8]} ({entry['start']}..{entry['end']}) ended {status}")
             _failed(result, entry["start"], entry["end"], f"its run ended {status}", inputs.now, config)
-        elif status is None and inputs.now - entry["fired_at"] > FIRED_TIMEOUT:
+        elif status is None and inputs.now - entry["fired_at"] > FIRED_GRACE:
+            # The run was never created (the daemon died between this cursor and the launch, or the
+            # run was deleted): ask DailyMotion about the report again; FINISHED fires it once more
+            # under the same run key, EXPIRED or unknown lets the days be asked anew.
             del st["fired"][token]
-            result.log.append(f"run for report {token[:8]} never appeared; its days are wanted again")
+            st["reports"][token] = {
+                "start": entry["start"],
+                "end": entry["end"],
+                "asked_at": entry.get("asked_at", entry["fired_at"]),
+                "next_poll": inputs.now,
+                "polls": 0,
+                **({"request_run": entry["request_run"]} if entry.get("request_run") else {}),
+            }
+            result.log.append(f"run for report {token[:8]} does not exist; checking the report again")
     keep = inputs.last_day - timedelta(days=max(config.settle_days, 0))
     st["fetched"] = {d: t for d, t in st["fetched"].items() if date.fromisoformat(d) > keep}
 
@@ -259,8 +306,18 @@ def _poll(result: TickResult, inputs: TickInputs, api: ReportApi, config: Schedu
                 "end": entry["end"],
                 "asked_at": entry["asked_at"],
                 "fired_at": now,
+                **({"request_run": entry["request_run"]} if entry.get("request_run") else {}),
             }
-            result.fired.append(FiredReport(token, entry["start"], entry["end"], state.links))
+            result.fired.append(
+                FiredReport(
+                    token,
+                    entry["start"],
+                    entry["end"],
+                    state.links,
+                    entry["asked_at"],
+                    entry.get("request_run"),
+                )
+            )
             result.log.append(f"report {token[:8]} ({span}) finished with {len(state.links)} file(s)")
         elif state.status == "FAILED":
             del st["reports"][token]
@@ -323,7 +380,11 @@ def settle_due(st: Mapping[str, Any], inputs: TickInputs, config: SchedulerConfi
             continue
         settled_at = datetime.combine(day + timedelta(days=1), time(), UTC).timestamp()
         settled_at += config.settle_hours * 3600
-        if inputs.now >= settled_at and st["fetched"].get(day.isoformat(), float("-inf")) < settled_at:
+        fetched = max(
+            st["fetched"].get(day.isoformat(), float("-inf")),
+            inputs.loaded_asked_at.get(day.isoformat(), float("-inf")),
+        )
+        if inputs.now >= settled_at and fetched < settled_at:
             due.add(day)
     return due
 
@@ -337,9 +398,13 @@ def _ask(result: TickResult, inputs: TickInputs, api: ReportApi, config: Schedul
     ranges = sorted(ranges, reverse=True)[:slots]  # newest first: recent days matter most
     if not ranges:
         return
+    _say_why_loaded_days_are_asked(result, inputs, config, ranges)
+    st["asking"] = [[a.isoformat(), b.isoformat()] for a, b in ranges]
+    result.save()  # a crash during the ask is recovered by `_recover_interrupted_ask`
     try:
         outcomes = api.ask_reports([ReportSpec(a, b, config.metrics, config.dimensions) for a, b in ranges])
     except ApiError as exc:
+        st["asking"] = []
         # Counted and backed off like a FAILED report; the rest of the tick (fired runs) is kept. The
         # vendor may have created the reports anyway (lost answer): it has no call to list them, so they
         # hold its slots until they finish and the next ask is refused as busy meanwhile.
@@ -347,16 +412,20 @@ def _ask(result: TickResult, inputs: TickInputs, api: ReportApi, config: Schedul
             why = f"asking DailyMotion failed: {exc}"
             _failed(result, a.isoformat(), b.isoformat(), why, inputs.now, config)
         return
+    st["asking"] = []
     for outcome in outcomes:
         start, end = outcome.spec.start.isoformat(), outcome.spec.end.isoformat()
         if outcome.token:
+            request_run = _request_run(st, start, end)
             st["reports"][outcome.token] = {
                 "start": start,
                 "end": end,
                 "asked_at": inputs.now,
                 "next_poll": inputs.now + config.poll_initial,
                 "polls": 0,
+                **({"request_run": request_run} if request_run else {}),
             }
+            result.asked.append((outcome.token, start, end))
             result.log.append(f"asked report {outcome.token[:8]} for {start}..{end}")
         elif outcome.refused_busy:
             result.log.append(f"DailyMotion is busy ({outcome.error}); {start}..{end} waits for a free slot")
@@ -364,3 +433,36 @@ def _ask(result: TickResult, inputs: TickInputs, api: ReportApi, config: Schedul
             _failed(
                 result, start, end, f"DailyMotion refused the report: {outcome.error}", inputs.now, config
             )
+    result.save()  # the tokens are durable before anything else can fail in this tick
+
+
+def _request_run(st: Mapping[str, Any], start: str, end: str) -> str | None:
+    """The newest request run among the range's days: the load run's link back to what asked for it."""
+    runs = [
+        (st["requested"].get(d.isoformat(), 0.0), st["request_runs"].get(d.isoformat()))
+        for d in days_of(start, end)
+    ]
+    runs = [(at, run) for at, run in runs if run]
+    return max(runs)[1] if runs else None
+
+
+def _say_why_loaded_days_are_asked(
+    result: TickResult, inputs: TickInputs, config: SchedulerConfig, ranges: Sequence[tuple[date, date]]
+) -> None:
+    """Loaded days are asked again only when a user asked or they are in the settle window: say which."""
+    asked = {d for a, b in ranges for d in days_of(a.isoformat(), b.isoformat())}
+    loaded = sorted(d for d in asked if d.isoformat() in inputs.materialized)
+    settling = [d for d in loaded if d in settle_due(result.state, inputs, config)]
+    requested = [d for d in loaded if d.isoformat() in result.state["requested"] and d not in settling]
+    if settling:
+        result.log.append(
+            f"re-pulling {_span(settling)}: loaded from a report asked before the day settled "
+            f"({config.settle_hours:g} h after its end, UTC; the last {config.settle_days} day(s) are "
+            "re-pulled once)"
+        )
+    if requested:
+        result.log.append(f"re-pulling {_span(requested)}: already loaded, asked for again")
+
+
+def _span(days: Sequence[date]) -> str:
+    return ", ".join(f"{a}..{b}" if a != b else f"{a}" for a, b in group_days(days, 10**6))

@@ -54,14 +54,21 @@ SIMULATED_DIMENSIONS = (
     "PLAYER_ID",
     "PLAYLIST_ID",
 )
-SIMULATED_METRICS = ("VIEWS", "TIME_WATCHED_SECONDS", "VIEW_THROUGH_RATE", "AVERAGE_WATCH_TIME_SEC")
+SIMULATED_METRICS = (
+    "VIEWS",
+    "TIME_WATCHED_SECONDS",
+    "VIEW_THROUGH_RATE",
+    "AVERAGE_WATCH_TIME_SEC",
+    "ESTIMATED_EARNINGS_EUR",
+)
+#: Revenue metrics work with DAY or MONTH, not HOUR (CONTRACTS.md §2.2, compatibility matrix).
+REVENUE_METRICS = ("ESTIMATED_EARNINGS_EUR",)
 _METRIC_ENUM = [
     *SIMULATED_METRICS,
     "UPLOADS",
     "LIVE_VIEWERS",
     "LIVE_TIME_WATCHED_SECONDS",
     "ESTIMATED_EARNINGS_USD",
-    "ESTIMATED_EARNINGS_EUR",
     "TOTAL_INVENTORY",
     "SELLABLE_INVENTORY",
     "NB_IMPRESSION",
@@ -129,6 +136,8 @@ _TITLES_A = ["Morning", "Breaking", "Weekly", "Live", "Inside", "Top", "Exclusiv
 _TITLES_B = ["Briefing", "Highlights", "Interview", "Report", "Recap", "Analysis", "Special", "Preview"]
 _TAGS = ["news", "sport", "politics", "economy", "culture", "tech", "weather", "football", "music"]
 _ID_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
+#: Euros earned per 1000 views by device (ads pay more on big screens); times a per-video factor.
+_DEVICE_RPM = {"desktop": 2.4, "mobile": 1.6, "tablet": 1.9, "tv": 3.1}
 
 
 @dataclasses.dataclass
@@ -216,6 +225,8 @@ class DailyMotionWorld:
         self.completion = rng.beta(4, 4, n_videos)
         self.live = rng.random(n_videos) < 0.05
         self.home_playlist = rng.integers(-1, max(n_playlists, 1), n_videos)
+        # Its own stream, so adding earnings changed none of the audience figures above.
+        self.monetized = np.random.default_rng([seed, 97]).lognormal(0.0, 0.5, n_videos)
         self.by_id = {"video": {v["id"]: v for v in self.videos}}
         self.by_id["playlist"] = {p["id"]: p for p in self.playlists}
         self.by_id["player"] = {p["id"]: p for p in self.players}
@@ -274,6 +285,9 @@ class DailyMotionWorld:
         playlists = (
             [None if p < 0 else self.playlists[p]["id"] for p in combo_arr[idx, 3]] if len(idx) else []
         )
+        devices = [DEVICES[d] for d in combo_arr[idx, 1]] if len(idx) else []
+        rpm = [_DEVICE_RPM[d] for d in devices]
+        earned = np.array(columns["views"], dtype=float) * np.array(rpm) * self.monetized[video_idx] / 1000
         return pl.DataFrame(
             {
                 "HOUR": [start + timedelta(hours=h) for h in columns["hour"]],
@@ -281,12 +295,13 @@ class DailyMotionWorld:
                 "VIDEO_ID": [self.videos[v]["id"] for v in video_idx],
                 "MEDIA_TYPE": ["LIVE" if self.live[v] else "VIDEO" for v in video_idx],
                 "VISITOR_PAGE_URL": [PAGE_URLS[p] for p in combo_arr[idx, 0]] if len(idx) else [],
-                "VISITOR_DEVICE_TYPE": [DEVICES[d] for d in combo_arr[idx, 1]] if len(idx) else [],
+                "VISITOR_DEVICE_TYPE": devices,
                 "PLAYER_ID": [self.players[p]["id"] for p in combo_arr[idx, 2]] if len(idx) else [],
                 "PLAYLIST_ID": playlists,
                 "views": columns["views"],
                 "secs": columns["secs"],
                 "complete": columns["complete"],
+                "eur": earned.tolist(),
             },
             schema_overrides={
                 "HOUR": pl.Datetime("us", "UTC"),
@@ -296,6 +311,7 @@ class DailyMotionWorld:
                 "views": pl.Int64,
                 "secs": pl.Int64,
                 "complete": pl.Int64,
+                "eur": pl.Float64,
             },
         )
 
@@ -305,13 +321,14 @@ class DailyMotionWorld:
         rows = pl.concat([self.day_rows(d) for d in days])
         dims = list(report.dimensions)
         grouped = rows.group_by(dims, maintain_order=True).agg(
-            pl.col("views").sum(), pl.col("secs").sum(), pl.col("complete").sum()
+            pl.col("views").sum(), pl.col("secs").sum(), pl.col("complete").sum(), pl.col("eur").sum()
         )
         metrics = {
             "VIEWS": pl.col("views"),
             "TIME_WATCHED_SECONDS": pl.col("secs"),
             "VIEW_THROUGH_RATE": (pl.col("complete") / pl.col("views") * vtr_scale).round(2),
             "AVERAGE_WATCH_TIME_SEC": (pl.col("secs") / pl.col("views")).round(2),
+            "ESTIMATED_EARNINGS_EUR": pl.col("eur").round(6),
         }
         return grouped.sort(dims, nulls_last=True).select(
             *dims, *(metrics[m].alias(m) for m in report.metrics)
@@ -555,6 +572,9 @@ class DailyMotionSimulator(BaseSimulator):
             raise GraphQLError(f"Not available in the sandbox: {', '.join(unsupported)}")
         if "HOUR" in dims and "DAY" in dims:
             raise GraphQLError("HOUR and DAY cannot be combined")
+        revenue = [m for m in metrics if m in REVENUE_METRICS]
+        if revenue and ("HOUR" in dims or "MINUTE" in dims):
+            raise GraphQLError(f"{', '.join(revenue)} is not available by HOUR: use DAY or MONTH")
         if end < start:
             raise GraphQLError("endDate must not be before startDate (the range is at least 1 day)")
         days = (end - start).days + 1

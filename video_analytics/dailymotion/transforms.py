@@ -29,7 +29,7 @@ DAILY_KEY = (
     "player_id",
     "playlist_id",
 )
-#: The original's BigQuery columns (less `estimated_earnings_eur`, whose second report is not ported).
+#: The original's BigQuery columns (less `estimated_earnings_eur`: its report is `dm_daily_earnings`).
 DAILY_COLUMNS = {
     "day": pl.Date,
     "video_id": pl.String,
@@ -254,3 +254,45 @@ def daily_video_stats(
         for t in [DAILY_COLUMNS[c]]
     ]
     return enriched.select(columns).sort(["day", "video_id", *DAILY_KEY[2:]], nulls_last=True)
+
+
+#: `dm_daily_earnings`: the seed's earnings report, one row per day and key, EUR as NUMERIC(18, 6).
+EARNINGS_COLUMNS = {
+    "day": pl.Date,
+    "video_id": pl.String,
+    "visitor_page_url": pl.String,
+    "visitor_device_type": pl.String,
+    "estimated_earnings_eur": pl.Decimal(18, 6),
+}
+
+
+def daily_earnings(
+    frames: Sequence[pl.DataFrame], dimensions: Sequence[str], metrics: Sequence[str], days: Sequence[date]
+) -> pl.DataFrame:
+    """The earnings report's files -> one row per day and dimension key, earnings summed.
+
+    The original joined these onto the daily table with `fillna(0)`; kept apart here (its own report,
+    own sensor), so a missing earnings row stays missing instead of becoming a false 0.
+    """
+    dims, mets = column_names(dimensions), column_names(metrics)
+    if "day" not in dims:
+        raise ValueError("dm_daily_earnings needs the DAY dimension (earnings are not reported by HOUR)")
+    if frames:
+        stacked = pl.concat(list(frames), how="vertical_relaxed")
+    else:
+        stacked = pl.DataFrame(
+            schema={**{d: pl.String for d in dims}, "day": pl.Date, **dict.fromkeys(mets, pl.Float64)}
+        )
+    outside = stacked.filter(~pl.col("day").is_in(list(days)))["day"].unique().sort()
+    if outside.len():
+        raise ValueError(
+            f"earnings rows dated {', '.join(map(str, outside.head(5).to_list()))} fall outside the run's "
+            f"days {min(days)}..{max(days)}"
+        )
+    grouped = stacked.group_by(dims).agg(pl.col(m).sum().round(6) for m in mets)
+    columns = [
+        pl.col(c).cast(t) if c in grouped.columns else pl.lit(None, t).alias(c)
+        for c, t in EARNINGS_COLUMNS.items()
+    ]
+    extra = [c for c in grouped.columns if c not in EARNINGS_COLUMNS]
+    return grouped.select(*columns, *extra).sort(list(EARNINGS_COLUMNS)[:4], nulls_last=True)

@@ -26,6 +26,7 @@ import polars as pl
 from google.cloud import bigquery
 
 from video_analytics.storage.parquet import DEFAULT_PARTITION_COLUMN, split_by_partition
+from video_analytics.storage.preview import markdown_preview
 
 _SCALARS: dict[type[pl.DataType], str] = {
     pl.Date: "DATE",
@@ -116,6 +117,7 @@ class BigQueryIOManager(dg.ConfigurableIOManager):
                 "dagster/row_count": frame.height,
                 "bigquery_table": table_id,
                 "partitions_written": len(parts),
+                "preview": dg.MetadataValue.md(markdown_preview(frame)),
             }
         )
 

@@ -24,6 +24,7 @@ import polars as pl
 from fsspec import AbstractFileSystem
 
 from video_analytics.storage.options import resolve_storage_options
+from video_analytics.storage.preview import markdown_preview
 
 PART_FILE = "part-0.parquet"
 DEFAULT_PARTITION_COLUMN = "date"
@@ -253,6 +254,7 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
             "dagster/column_schema": dg.MetadataValue.table_schema(_column_schema(frame)),
             "path": dg.MetadataValue.path(table_url(self.root, key_path)),
             "partitions_written": dg.MetadataValue.int(len(files) if None not in files else 0),
+            "preview": dg.MetadataValue.md(markdown_preview(frame)),
         }
         if None not in files and len(files) <= _MAX_PARTITIONS_IN_METADATA:
             rows = {str(k): f.height for k, f in files.items()}

@@ -31,6 +31,7 @@ from dagster_aws.redshift import RedshiftClientResource
 from psycopg2 import sql
 
 from video_analytics.storage.parquet import DEFAULT_PARTITION_COLUMN, LAKE_TABLE, split_by_partition
+from video_analytics.storage.preview import markdown_preview
 
 Dialect = Literal["redshift", "postgres"]
 _PAGE = 1000  # rows per INSERT statement (Redshift caps a statement at 16 MB)
@@ -160,6 +161,7 @@ class RedshiftLoaderIOManager(dg.ConfigurableIOManager):
                 "redshift_table": f"{self.schema_name}.{name}",
                 "rows_deleted": deleted,
                 "columns_added": len(added),
+                "preview": dg.MetadataValue.md(markdown_preview(frame)),
             }
         )
 

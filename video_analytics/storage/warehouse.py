@@ -21,6 +21,7 @@ import fsspec
 import polars as pl
 
 from video_analytics.storage.parquet import resolve_storage_options
+from video_analytics.unified.views import create_unified_views
 
 #: Marks views this module owns, so a rebuild can drop views whose table folder vanished.
 VIEW_MARKER = "video_analytics lake view"
@@ -128,6 +129,7 @@ def build_warehouse(
         con.execute(f"CREATE OR REPLACE TABLE {_META_TABLE} AS SELECT ? AS lake_root", [root])
         for statement in extra_sql:
             con.execute(statement)
+        create_unified_views(con)
         return {name: _count(con, name) for name in sorted(tables)}
     finally:
         con.close()

@@ -1,0 +1,1 @@
+"""Cross-platform tables: one conformed daily table, video identity across platforms, the report."""
