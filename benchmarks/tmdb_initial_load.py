@@ -36,7 +36,7 @@ def main() -> None:
         started = time.perf_counter()
         result = dg.materialize(
             [assets.tmdb_movies],
-            resources={"tmdb": resource, "io_manager": ParquetLakeIOManager(root=lake)},
+            resources={"tmdb": resource, "tmdb_io_manager": ParquetLakeIOManager(root=lake)},
             run_config=config,
         )
         wall = time.perf_counter() - started

@@ -54,10 +54,14 @@ def _sql(args: argparse.Namespace) -> int:
 
     from video_analytics.settings import Settings
     from video_analytics.storage.warehouse import run_sql
+    from video_analytics.warehouse.assets import ensure_duckdb_warehouse
 
     database = args.database or Settings.from_env().warehouse_path
-    if not os.path.exists(database):
-        print(f"no warehouse at {database}: run `video-analytics demo` first", file=sys.stderr)
+    problem = (
+        None if os.path.exists(database) else ensure_duckdb_warehouse(Settings.from_env().lake_root, database)
+    )
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
     with pl.Config(tbl_rows=args.rows, tbl_cols=-1, fmt_str_lengths=60):
         print(run_sql(database, args.query))

@@ -12,10 +12,13 @@ from video_analytics.settings import Settings
 from video_analytics.storage.parquet import ParquetLakeIOManager
 from video_analytics.tmdb import definitions as tmdb
 from video_analytics.unified import definitions as unified
+from video_analytics.warehouse import definitions as warehouse
 from video_analytics.wistia import definitions as wistia
 
-#: Each source package has a `definitions.py` with `build(settings)` and `DEMO_STEPS`.
-SOURCES = (brightcove, dailymotion, wistia, tmdb, agora, unified)
+#: Each source package has a `definitions.py` with `build(settings)` and `DEMO_STEPS`; the
+#: cross-platform tables come after the sources they read, the warehouse views (downstream of every
+#: table) last.
+SOURCES = (brightcove, dailymotion, wistia, tmdb, agora, unified, warehouse)
 
 
 def io_manager(settings: Settings) -> dg.ConfigurableIOManager:

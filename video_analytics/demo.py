@@ -1,4 +1,4 @@
-"""`video-analytics demo`: the sandbox, every asset for the last N days, a DuckDB warehouse, a summary.
+"""`video-analytics demo`: the sandbox, every asset for the last N days (the DuckDB warehouse too), a summary.
 
 Runs go through a real Dagster instance under DAGSTER_HOME, so `video-analytics ui` shows them later.
 """
@@ -76,7 +76,7 @@ def run_demo(days: int = 14, echo=print, scale: str = "demo") -> dict[str, dict]
     from video_analytics.definitions import SOURCES, build_definitions
     from video_analytics.sandbox import Sandbox
     from video_analytics.settings import Settings
-    from video_analytics.storage.warehouse import build_warehouse
+    from video_analytics.storage.warehouse import table_view_counts
 
     home = prepare_dagster_home()
     partition_range = demo_range(days, datetime.now(UTC).date())
@@ -93,8 +93,7 @@ def run_demo(days: int = 14, echo=print, scale: str = "demo") -> dict[str, dict]
         echo(f"sandbox up; lake at {settings.lake_root}; Dagster instance at {home}")
         echo(f"materializing {partition_range[0]}..{partition_range[1]} ({days} days)")
         summary = run_steps(build_definitions(settings), partition_range, echo)
-    extra_sql = [sql for source in SOURCES for sql in getattr(source, "WAREHOUSE_SQL", ())]
-    views = build_warehouse(settings.lake_root, settings.warehouse_path, extra_sql=extra_sql)
+    views = table_view_counts(settings.warehouse_path)  # built by the last step, duckdb_warehouse
     for name, rows in views.items():  # whole-table counts, where a view bears its asset's name
         if name in summary:
             summary[name]["rows"] = rows

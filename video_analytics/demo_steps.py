@@ -1,7 +1,7 @@
 """What the demo runs. Each source's `definitions.py` lists its steps as `DEMO_STEPS`, and may also
 define `prepare_demo(days) -> dict[str, str]` (env vars to set before the definitions load, e.g. where
-generated logs live), `sandbox_env(settings) -> dict[str, str]` (the same for `video-analytics ui`) and
-`WAREHOUSE_SQL` (extra DuckDB views built after the table views)."""
+generated logs live) and `sandbox_env(settings) -> dict[str, str]` (the same for `video-analytics
+ui`). Warehouse views are SQL files in `video_analytics/warehouse/sql/`, built by its own step."""
 
 from __future__ import annotations
 

@@ -14,6 +14,12 @@ from datetime import date
 
 PROFILES = ("sandbox", "production")
 STORAGE_TARGETS = ("parquet", "bigquery", "redshift")
+#: Where each source's original kept its tables (`VIDEO_ANALYTICS_STORAGE=originals`); the rest: lake.
+ORIGINAL_WAREHOUSES = {"dailymotion": "bigquery", "tmdb": "bigquery", "wistia": "redshift"}
+#: Per-source override: VIDEO_ANALYTICS_STORAGE_<SOURCE> (e.g. VIDEO_ANALYTICS_STORAGE_TMDB=bigquery).
+SOURCE_STORAGE_PREFIX = "VIDEO_ANALYTICS_STORAGE_"
+#: `<target>+parquet` also writes the Parquet lake (inputs are then read from the warehouse).
+ALSO_LAKE = "+parquet"
 
 #: The five accounts of the Brightcove reporting runbook (channel name -> account id).
 DEFAULT_BRIGHTCOVE_ACCOUNTS: dict[str, str] = {
@@ -87,6 +93,8 @@ class Settings:
     storage: str = "parquet"
     brightcove_accounts: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_BRIGHTCOVE_ACCOUNTS))
     owners: dict[str, list[str]] = field(default_factory=dict)
+    #: Per-source storage overrides (source -> target), from VIDEO_ANALYTICS_STORAGE_<SOURCE>.
+    source_storage: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_sandbox(self) -> bool:
@@ -110,7 +118,52 @@ class Settings:
             profile=_choice("VIDEO_ANALYTICS_PROFILE", "sandbox", PROFILES),
             data_dir=os.environ.get("VIDEO_ANALYTICS_DATA_DIR", "./data").strip() or "./data",
             start_date=_date("VIDEO_ANALYTICS_START_DATE", "2023-01-01"),
-            storage=_choice("VIDEO_ANALYTICS_STORAGE", "parquet", STORAGE_TARGETS),
+            storage=_storage_choice("VIDEO_ANALYTICS_STORAGE", "parquet"),
             brightcove_accounts=_accounts("BRIGHTCOVE_ACCOUNTS"),
             owners=_owners("VIDEO_ANALYTICS_OWNERS"),
+            source_storage=_source_storage(),
         )
+
+    def storage_for(self, source: str) -> tuple[str, bool]:
+        """(warehouse target, also write the lake?) for one source.
+
+        A per-source setting wins; else VIDEO_ANALYTICS_STORAGE applies to the sources whose original
+        lived there (`bigquery`: DailyMotion and TMDB; `redshift`: Wistia; `originals`: each to its
+        own); every other source stays on the lake (`parquet`).
+        """
+        explicit = source in self.source_storage
+        value = self.source_storage.get(source, self.storage)
+        target, also_lake = value.removesuffix(ALSO_LAKE), value.endswith(ALSO_LAKE)
+        original = ORIGINAL_WAREHOUSES.get(source, "parquet")
+        if target == "originals":
+            target = original
+        if target not in ("parquet", original):
+            if explicit:
+                choices = (
+                    f"parquet, {original} or {original}{ALSO_LAKE}" if original != "parquet" else "parquet"
+                )
+                raise SettingsError(
+                    f"{SOURCE_STORAGE_PREFIX}{source.upper()}={value!r}: {source} can be stored in {choices}"
+                )
+            target = "parquet"
+        return target, also_lake and target != "parquet"
+
+
+def _storage_choice(name: str, default: str) -> str:
+    allowed = (*STORAGE_TARGETS, "originals")
+    value = os.environ.get(name, default).strip().lower()
+    if value.removesuffix(ALSO_LAKE) not in allowed:
+        raise SettingsError(
+            f"{name}={value!r} is not one of {', '.join(allowed)} (a warehouse may take {ALSO_LAKE}: "
+            f"e.g. bigquery{ALSO_LAKE} also writes the Parquet lake)"
+        )
+    return value
+
+
+def _source_storage() -> dict[str, str]:
+    """VIDEO_ANALYTICS_STORAGE_<SOURCE> variables; validated per source by `Settings.storage_for`."""
+    return {
+        name.removeprefix(SOURCE_STORAGE_PREFIX).lower(): _storage_choice(name, "parquet")
+        for name in os.environ
+        if name.startswith(SOURCE_STORAGE_PREFIX) and os.environ[name].strip()
+    }

@@ -13,6 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
+#: The in-process BigQuery emulator's fixtures (`bigquery_emulator`, `bigquery`).
+pytest_plugins = ["video_analytics_tests.bigquery_emulator"]
+
 # --- PostgreSQL 15 server for @pytest.mark.postgres tests --------------------------------------
 
 

@@ -51,9 +51,10 @@ def test_sql_queries_the_warehouse(demo, capsys):
     assert str(summary["daily_video_metrics"]["rows"]) in capsys.readouterr().out
 
 
-def test_sql_without_a_warehouse_says_what_to_do(tmp_path, capsys):
+def test_sql_without_a_warehouse_says_what_to_do(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("VIDEO_ANALYTICS_DATA_DIR", str(tmp_path / "empty_lake"))
     assert cli.main(["sql", "SELECT 1", "--database", str(tmp_path / "none.duckdb")]) == 2
-    assert "run `video-analytics demo` first" in capsys.readouterr().err
+    assert "materialize some assets" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
@@ -157,3 +158,29 @@ def test_export_of_an_unknown_channel_names_the_known_ones(demo, monkeypatch, tm
     assert cli.main([*args, "--channel", "Research"]) == 2
     err = capsys.readouterr().err
     assert "no channel Research in daily_video_metrics" in err and "research_internal" in err
+
+
+def test_every_warehouse_view_has_rows_after_the_demo(demo):
+    from video_analytics.storage.warehouse import run_sql
+    from video_analytics.warehouse.views import registered_views
+
+    root, summary, _ = demo
+    assert summary["duckdb_warehouse"]["partitions"] == 1  # the demo materializes the warehouse asset
+    database = str(root / "data" / "warehouse.duckdb")
+    empty = [
+        v.name for v in registered_views() if run_sql(database, f"SELECT count(*) FROM {v.name}").item() == 0
+    ]
+    assert empty == []
+
+
+def test_the_seeds_example_queries_answer_in_video_analytics_sql(demo, capsys):
+    from video_analytics.storage.warehouse import run_sql
+    from video_analytics_tests.tmdb.test_warehouse import seed_queries
+
+    root, _, _ = demo
+    database = str(root / "data" / "warehouse.duckdb")
+    queries = seed_queries()
+    assert len(queries) == 4
+    for query in queries:
+        assert cli.main(["sql", query, "--database", database]) == 0, query
+        assert run_sql(database, query).height > 0, query

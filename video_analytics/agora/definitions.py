@@ -14,6 +14,7 @@ from video_analytics.agora import assets, custom_fields
 from video_analytics.agora.resources import AgoraCustomField, AgoraLogsResource
 from video_analytics.demo_steps import DemoStep
 from video_analytics.settings import Settings, SettingsError
+from video_analytics.storage.targets import storage_kind, with_storage_kind
 
 DEMO_LINES_PER_DAY = 200_000
 
@@ -59,7 +60,7 @@ def resource(settings: Settings) -> AgoraLogsResource:
 
 def build(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
-        assets=assets.assets,
+        assets=with_storage_kind(assets.assets, storage_kind(settings, "agora")),
         schedules=assets.schedules,
         resources={"agora_logs": resource(settings)},
     )

@@ -10,6 +10,7 @@ from video_analytics.brightcove import assets
 from video_analytics.brightcove.resources import BrightcoveResource
 from video_analytics.demo_steps import DemoStep
 from video_analytics.settings import Settings
+from video_analytics.storage.targets import storage_kind, with_storage_kind
 
 URL_SETTINGS = {
     "oauth_url": "BRIGHTCOVE_OAUTH_URL",
@@ -36,7 +37,7 @@ def resource(settings: Settings) -> BrightcoveResource:
 
 def build(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
-        assets=assets.assets,
+        assets=with_storage_kind(assets.assets, storage_kind(settings, "brightcove")),
         schedules=assets.schedules,
         resources={"brightcove": resource(settings)},
     )

@@ -12,8 +12,8 @@ from video_analytics.dailymotion import assets, earnings
 from video_analytics.dailymotion.resources import DailyMotionResource
 from video_analytics.demo_steps import DemoStep
 from video_analytics.partitions import partition_range_tags
-from video_analytics.settings import Settings, SettingsError
-from video_analytics.storage.parquet import ParquetLakeIOManager
+from video_analytics.settings import Settings
+from video_analytics.storage.targets import io_manager_for, storage_kind, with_storage_kind
 
 URL_SETTINGS = {
     "base_url": "DM_BASE_URL",
@@ -21,7 +21,6 @@ URL_SETTINGS = {
     "graphql_url": "DM_GRAPH_URL",
     "rest_url": "DM_REST_URL",
 }
-BQ_CREDENTIALS = "VIDEO_ANALYTICS_BQ_CREDENTIALS"
 DEMO_POLL_SECONDS = 0.5
 DEMO_TIMEOUT_SECONDS = 300.0
 
@@ -38,31 +37,15 @@ def resource(settings: Settings, **overrides) -> DailyMotionResource:
 
 
 def io_manager(settings: Settings) -> dg.ConfigurableIOManager:
-    """The shared Parquet lake, or BigQuery when VIDEO_ANALYTICS_STORAGE=bigquery."""
-    if settings.storage == "bigquery":
-        from video_analytics.storage.bigquery import BigQueryIOManager
-
-        project, dataset = (
-            os.environ.get("VIDEO_ANALYTICS_BQ_PROJECT"),
-            os.environ.get("VIDEO_ANALYTICS_BQ_DATASET"),
-        )
-        if not project or not dataset:
-            raise SettingsError(
-                "VIDEO_ANALYTICS_STORAGE=bigquery needs VIDEO_ANALYTICS_BQ_PROJECT and "
-                "VIDEO_ANALYTICS_BQ_DATASET"
-            )
-        location = os.environ.get("VIDEO_ANALYTICS_BQ_LOCATION") or None
-        # Base64 service-account JSON as dagster-gcp takes it; unset = Application Default Credentials.
-        credentials = dg.EnvVar(BQ_CREDENTIALS) if os.environ.get(BQ_CREDENTIALS) else None
-        return BigQueryIOManager(
-            project=project, dataset=dataset, location=location, gcp_credentials=credentials
-        )
-    return ParquetLakeIOManager(root=settings.lake_root)
+    """The shared Parquet lake, or BigQuery (VIDEO_ANALYTICS_STORAGE[_DAILYMOTION]=bigquery[+parquet])."""
+    return io_manager_for(settings, "dailymotion")
 
 
 def build(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
-        assets=[*assets.assets, *earnings.assets],
+        assets=with_storage_kind(
+            [*assets.assets, *earnings.assets], storage_kind(settings, "dailymotion"), skip={assets.REQUESTS}
+        ),
         asset_checks=assets.asset_checks,
         sensors=[*assets.sensors, *earnings.sensors],
         resources={"dailymotion": resource(settings), assets.IO_MANAGER_KEY: io_manager(settings)},

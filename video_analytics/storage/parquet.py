@@ -201,6 +201,29 @@ def _column_schema(frame: pl.DataFrame) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(name, str(dtype)) for name, dtype in frame.schema.items()])
 
 
+def _uri(url: str) -> str:
+    return url if "://" in url else f"file://{os.path.abspath(url)}"
+
+
+def add_partition_row_counts(context: dg.OutputContext, rows: Mapping[str, int]) -> None:
+    """Give each partition of a multi-day run its own ``dagster/row_count``.
+
+    Output metadata is copied to every partition's materialization, so a 3-day single-run backfill
+    would show the run's total on each day; partition-scoped asset metadata overrides it per day.
+    Outside a step (``build_output_context`` in tests) there is nowhere to put it.
+    """
+    if len(rows) < 2 or not context.has_asset_key:
+        return
+    try:
+        step = context.step_context
+    except dg.DagsterInvariantViolationError:
+        return
+    for key, count in rows.items():
+        step.add_asset_metadata(
+            {"dagster/row_count": dg.MetadataValue.int(count)}, asset_key=context.asset_key, partition_key=key
+        )
+
+
 class ParquetLakeIOManager(dg.ConfigurableIOManager):
     """Stores polars DataFrames as Parquet, one file per daily partition, locally or on S3.
 
@@ -235,6 +258,10 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         frame = obj.collect() if isinstance(obj, pl.LazyFrame) else obj
         if not isinstance(frame, pl.DataFrame):
             raise TypeError(f"ParquetLakeIOManager stores polars DataFrames, got {type(obj).__name__}.")
+        context.add_output_metadata(self.write(context, frame))
+
+    def write(self, context: dg.OutputContext, frame: pl.DataFrame) -> dict[str, Any]:
+        """Write the frame's files and report rows per partition; returns the output's metadata."""
         key_path = self._key_path(context)
         files: dict[str | None, pl.DataFrame] = {None: frame}
         if context.has_asset_partitions:
@@ -244,7 +271,9 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         payloads = {lake_path(self.root, key_path, k): frame_to_bytes(f) for k, f in files.items()}
         for path, data in payloads.items():
             write_bytes_atomic(path, data, self._options())
-        context.add_output_metadata(self._metadata(frame, files, key_path))
+        if None not in files:
+            add_partition_row_counts(context, {str(k): f.height for k, f in files.items()})
+        return self._metadata(frame, files, key_path)
 
     def _metadata(
         self, frame: pl.DataFrame, files: Mapping[str | None, pl.DataFrame], key_path: list[str]
@@ -253,6 +282,8 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
             "dagster/row_count": dg.MetadataValue.int(frame.height),
             "dagster/column_schema": dg.MetadataValue.table_schema(_column_schema(frame)),
             "path": dg.MetadataValue.path(table_url(self.root, key_path)),
+            "dagster/uri": dg.MetadataValue.text(_uri(table_url(self.root, key_path))),
+            "dagster/table_name": dg.MetadataValue.text("__".join(key_path)),  # its warehouse view
             "partitions_written": dg.MetadataValue.int(len(files) if None not in files else 0),
             "preview": dg.MetadataValue.md(markdown_preview(frame)),
         }

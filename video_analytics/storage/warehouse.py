@@ -4,6 +4,12 @@ Each lake table (a folder holding Parquet files) becomes one view; nested asset 
 ``a__b``. The views only store SQL, so the DuckDB file stays tiny and always reflects the lake's
 current files; rebuilding is cheap and idempotent.
 
+Only committed files are read: the lake writer names them ``part-*.parquet`` and anything else in a
+table folder (a ``.tmp-*.parquet`` left by a crash, even a 0-byte one) is ignored. Local lakes are
+stored *relative* to the warehouse file (``lake_root`` in ``_video_analytics_lake``, ``"."`` when the
+file sits in the lake) and resolved when a connection opens (DuckDB's ``file_search_path``), so a
+copied or moved lake's warehouse reads the copy, not the original.
+
 S3 lakes: DuckDB's own ``httpfs`` extension cannot be downloaded in offline deployments, so ``s3://``
 paths are served by s3fs through ``DuckDBPyConnection.register_filesystem``. That registration lives
 only as long as a connection, so views over an S3 lake can be queried only through
@@ -13,7 +19,9 @@ file fails with "Failed to download extension httpfs" when a view is read.
 
 from __future__ import annotations
 
+import fnmatch
 import os
+import time
 from collections.abc import Mapping, Sequence
 
 import duckdb
@@ -26,6 +34,9 @@ from video_analytics.unified.views import create_unified_views
 #: Marks views this module owns, so a rebuild can drop views whose table folder vanished.
 VIEW_MARKER = "video_analytics lake view"
 _META_TABLE = "_video_analytics_lake"
+LOCK_WAIT_SECONDS = 60.0
+#: The lake writer's committed files (agreed convention); temp files never match.
+COMMITTED_FILES = "part-*.parquet"
 
 
 def _is_remote(root: str) -> bool:
@@ -54,7 +65,7 @@ def discover_tables(
     tables: dict[str, tuple[str, bool]] = {}
     for path in fs.find(base):
         parts = path[len(base.rstrip("/")) + 1 :].split("/")
-        if not parts[-1].endswith(".parquet") or parts[-1].startswith("."):
+        if not fnmatch.fnmatchcase(parts[-1], COMMITTED_FILES):
             continue
         folders = parts[:-1]
         partitioned = bool(folders) and folders[-1].startswith("date=")
@@ -66,8 +77,10 @@ def discover_tables(
 
 
 def _view_sql(root: str, name: str, folder: str, partitioned: bool) -> str:
+    """A local lake's pattern is relative (resolved through ``file_search_path``); S3's is absolute."""
     # `date=*/` (not `**/`) so a nested asset a/b is not swallowed by the view of asset a.
-    pattern = f"{root}/{folder}/" + ("date=*/*.parquet" if partitioned else "*.parquet")
+    prefix = f"{root}/" if _is_remote(root) else ""
+    pattern = f"{prefix}{folder}/" + (f"date=*/{COMMITTED_FILES}" if partitioned else COMMITTED_FILES)
     return (
         f"CREATE OR REPLACE VIEW {_quote_ident(name)} AS SELECT * FROM read_parquet("
         f"{_quote_str(pattern)}, union_by_name = true, hive_partitioning = false)"
@@ -94,19 +107,53 @@ def connect_warehouse(
     """
     if not read_only:
         os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)
-    con = duckdb.connect(db_path, read_only=read_only)
-    root = lake_root or _recorded_root(con)
+    con = _connect(db_path, read_only)
+    root = _normalise_root(lake_root) if lake_root else _recorded_root(con, db_path)
     if root and _is_remote(root):
         fs, _ = fsspec.core.url_to_fs(root, **resolve_storage_options(root, storage_options))
         con.register_filesystem(fs)
+    elif root:
+        con.execute(f"SET file_search_path = {_quote_str(root)}")
     return con
 
 
-def _recorded_root(con: duckdb.DuckDBPyConnection) -> str | None:
+def _connect(
+    db_path: str, read_only: bool, wait_seconds: float = LOCK_WAIT_SECONDS
+) -> duckdb.DuckDBPyConnection:
+    """DuckDB lets one process write a file (and none read it meanwhile): a rebuild takes about a
+    second, so a query or a second rebuild waits for the lock instead of failing at once."""
+    deadline = time.monotonic() + wait_seconds
+    pause = 0.05
+    while True:
+        try:
+            return duckdb.connect(db_path, read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
+
+
+def _stored_root(root: str, db_path: str) -> str:
+    """What the warehouse records: a local lake relative to the warehouse file's folder."""
+    if _is_remote(root):
+        return root
+    return os.path.relpath(root, os.path.dirname(os.path.abspath(db_path)))
+
+
+def _recorded_root(con: duckdb.DuckDBPyConnection, db_path: str) -> str | None:
+    """The lake root recorded by the last build, resolved against the warehouse file's folder."""
+    rows = _recorded_rows(con)
+    if not rows or _is_remote(rows[0][0]):
+        return rows[0][0] if rows else None
+    return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(db_path)), rows[0][0]))
+
+
+def _recorded_rows(con: duckdb.DuckDBPyConnection) -> list[tuple]:
     # fetchall(), not fetchone(): DuckDB 2 refuses new work while a result is left half-read.
     found = con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [_META_TABLE]).fetchall()
     rows = con.execute(f"SELECT lake_root FROM {_META_TABLE}").fetchall() if found else []
-    return rows[0][0] if rows else None
+    return rows
 
 
 def build_warehouse(
@@ -126,11 +173,22 @@ def build_warehouse(
         for name, (folder, partitioned) in sorted(tables.items()):
             con.execute(_view_sql(root, name, folder, partitioned))
             con.execute(f"COMMENT ON VIEW {_quote_ident(name)} IS {_quote_str(VIEW_MARKER)}")
-        con.execute(f"CREATE OR REPLACE TABLE {_META_TABLE} AS SELECT ? AS lake_root", [root])
+        con.execute(
+            f"CREATE OR REPLACE TABLE {_META_TABLE} AS SELECT ? AS lake_root", [_stored_root(root, db_path)]
+        )
         for statement in extra_sql:
             con.execute(statement)
         create_unified_views(con)
         return {name: _count(con, name) for name in sorted(tables)}
+    finally:
+        con.close()
+
+
+def table_view_counts(db_path: str) -> dict[str, int]:
+    """Rows of every lake-table view of an existing warehouse."""
+    con = connect_warehouse(db_path, read_only=True)
+    try:
+        return {name: _count(con, name) for name in sorted(_managed_views(con))}
     finally:
         con.close()
 
@@ -142,9 +200,33 @@ def _count(con: duckdb.DuckDBPyConnection, view: str) -> int:
 def run_sql(
     db_path: str, sql: str, lake_root: str | None = None, storage_options: Mapping[str, str] | None = None
 ) -> pl.DataFrame:
-    """Run one query read-only (so it never races a rebuild's writes) and return a polars frame."""
+    """Run one query read-only (so it never races a rebuild's writes) and return a polars frame.
+
+    A query DuckDB cannot parse is tried once more as BigQuery SQL translated by sqlglot, so the
+    originals' queries (backticks, BigQuery functions) run unchanged once their `project.dataset.`
+    prefix is dropped; if that fails too, DuckDB's own error is raised.
+    """
     con = connect_warehouse(db_path, lake_root, storage_options, read_only=True)
     try:
-        return con.sql(sql).pl()
+        try:
+            return con.sql(sql).pl()
+        except duckdb.ParserException as duckdb_error:
+            translated = _from_bigquery(sql)
+            if translated is None:
+                raise
+            try:
+                return con.sql(translated).pl()
+            except duckdb.Error:
+                raise duckdb_error from None
     finally:
         con.close()
+
+
+def _from_bigquery(sql: str) -> str | None:
+    import sqlglot
+
+    try:
+        statements = sqlglot.transpile(sql, read="bigquery", write="duckdb")
+    except sqlglot.errors.SqlglotError:
+        return None
+    return ";\n".join(statements) if statements else None

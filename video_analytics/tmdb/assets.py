@@ -26,6 +26,7 @@ from video_analytics.tmdb.resources import TMDBResource
 GROUP = "tmdb"
 TAGS = {"video_analytics/api": "tmdb"}
 KINDS = {"tmdb", "polars"}
+IO_MANAGER_KEY = "tmdb_io_manager"  # the lake, or BigQuery where the original lived (definitions.py)
 
 
 class MoviesConfig(dg.Config):
@@ -74,6 +75,7 @@ class MetricsConfig(dg.Config):
 
 @dg.asset(
     group_name=GROUP,
+    io_manager_key=IO_MANAGER_KEY,
     kinds=KINDS,
     tags=TAGS,
     pool="tmdb",
@@ -123,6 +125,7 @@ SNAPSHOT_CHECKS = [
 
 @dg.asset(
     group_name=GROUP,
+    io_manager_key=IO_MANAGER_KEY,
     kinds=KINDS,
     tags=TAGS,
     pool="tmdb",
@@ -180,6 +183,7 @@ METRIC_CHECKS = [
 
 @dg.asset(
     group_name=GROUP,
+    io_manager_key=IO_MANAGER_KEY,
     kinds={"polars"},
     partitions_def=daily_partitions(),
     backfill_policy=dg.BackfillPolicy.single_run(),

@@ -9,6 +9,7 @@ import dagster as dg
 from video_analytics.demo_steps import DemoStep
 from video_analytics.settings import Settings
 from video_analytics.storage.parquet import ParquetLakeIOManager
+from video_analytics.storage.targets import storage_kind, with_storage_kind
 from video_analytics.wistia import assets
 from video_analytics.wistia.resources import WistiaResource
 
@@ -41,7 +42,7 @@ def resource() -> WistiaResource:
 def io_manager(settings: Settings) -> dg.ConfigurableIOManager:
     """Native Redshift tables, the Glue-catalogued S3 lake, or the plain lake, in that order. The
     Redshift and Glue modules (dagster_aws, boto3: seconds of import) load only when configured."""
-    if settings.storage == "redshift":
+    if settings.storage_for("wistia")[0] == "redshift":
         from video_analytics.storage.redshift import redshift_io_manager_from_env
 
         return redshift_io_manager_from_env(os.environ.get("WISTIA_REDSHIFT_SCHEMA", DEFAULT_REDSHIFT_SCHEMA))
@@ -59,7 +60,7 @@ def io_manager(settings: Settings) -> dg.ConfigurableIOManager:
 
 def build(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
-        assets=assets.assets,
+        assets=with_storage_kind(assets.assets, storage_kind(settings, "wistia")),
         schedules=assets.schedules,
         resources={"wistia": resource(), IO_MANAGER_KEY: io_manager(settings)},
     )

@@ -1,24 +1,19 @@
-"""The BigQuery IO manager at the client boundary (a recording fake client), plus a gated live test.
+"""The BigQuery IO manager on bqemulator (a BigQuery REST implementation, in-process), plus a gated
+live test against real BigQuery.
 
-No BigQuery emulator handles partitioned tables, Parquet load jobs and DML, so CI checks what we send:
-the table we create, each load job's destination (partition decorator), write disposition, schema and
-source format, and the SQL we issue. `test_live_round_trip` runs the same path against real BigQuery
-when VIDEO_ANALYTICS_BQ_LIVE_PROJECT / _DATASET and Google credentials are configured.
+Everything goes through the real client and REST API: table creation with day partitioning, Parquet
+load jobs into staging tables, the DELETE + INSERT transaction that replaces a run's days, reads with
+query parameters. `test_live_round_trip` runs the same path on real BigQuery when
+VIDEO_ANALYTICS_BQ_LIVE_PROJECT / _DATASET and Google credentials are configured.
 """
 
-from __future__ import annotations
-
-import contextlib
-import io
 import os
 import uuid
 from datetime import UTC, date, datetime
 
 import dagster as dg
 import polars as pl
-import pyarrow as pa
 import pytest
-from google.cloud import bigquery
 
 from video_analytics.dailymotion import definitions as dm_definitions
 from video_analytics.settings import Settings, SettingsError
@@ -30,66 +25,8 @@ TAGS = {
 }
 
 
-class FakeJob:
-    def __init__(self, rows: pa.Table | None = None) -> None:
-        self.rows = rows
-
-    def result(self):
-        return self
-
-    def to_arrow(self) -> pa.Table:
-        return self.rows
-
-
-class RecordingClient:
-    """Records calls and keeps loaded partitions in memory, replacing them as WRITE_TRUNCATE would."""
-
-    def __init__(self) -> None:
-        self.tables: list[bigquery.Table] = []
-        self.loads: list[tuple[str, bigquery.LoadJobConfig, pl.DataFrame]] = []
-        self.queries: list[tuple[str, list]] = []
-        self.partitions: dict[str, pl.DataFrame] = {}
-
-    def create_table(self, table, exists_ok=False):
-        assert exists_ok
-        self.tables.append(table)
-
-    def load_table_from_file(self, file, destination, job_config):
-        frame = pl.read_parquet(io.BytesIO(file.read()))
-        self.loads.append((destination, job_config, frame))
-        assert job_config.write_disposition == bigquery.WriteDisposition.WRITE_TRUNCATE
-        self.partitions[destination] = frame
-        return FakeJob()
-
-    def query(self, sql, job_config=None):
-        params = list(job_config.query_parameters) if job_config else []
-        self.queries.append((sql, params))
-        if sql.startswith("DELETE"):
-            return FakeJob()
-        table = sql.split("`")[1]
-        values = {p.name: p.value for p in params}
-        frames = [
-            f
-            for dest, f in sorted(self.partitions.items())
-            if dest.split("$")[0] == table
-            and values["first_day"].strftime("%Y%m%d")
-            <= dest.split("$")[1]
-            <= values["last_day"].strftime("%Y%m%d")
-        ]
-        return FakeJob(pl.concat(frames).to_arrow())
-
-
-@pytest.fixture
-def fake(monkeypatch):
-    client = RecordingClient()
-
-    @contextlib.contextmanager
-    def open_client(project, location, credentials):
-        assert project == "proj"
-        yield client
-
-    monkeypatch.setattr(bq, "open_client", open_client)
-    return client
+class StatsConfig(dg.Config):
+    empty_day: str = ""  # a day the source reports no rows for
 
 
 @dg.asset(
@@ -97,8 +34,8 @@ def fake(monkeypatch):
     backfill_policy=dg.BackfillPolicy.single_run(),
     metadata={"partition_column": "day", "bigquery_required": ["day", "video_id"]},
 )
-def stats() -> pl.DataFrame:
-    return pl.DataFrame(
+def stats(config: StatsConfig) -> pl.DataFrame:
+    frame = pl.DataFrame(
         {
             "day": [date(2024, 2, 1), date(2024, 2, 1), date(2024, 2, 3)],
             "video_id": ["x1", "x2", "x1"],
@@ -108,6 +45,7 @@ def stats() -> pl.DataFrame:
             "video_tags": [["a"], [], ["b", "c"]],
         }
     )
+    return frame.filter(pl.col("day") != date.fromisoformat(config.empty_day)) if config.empty_day else frame
 
 
 @dg.asset(partitions_def=stats.partitions_def, backfill_policy=dg.BackfillPolicy.single_run())
@@ -116,15 +54,34 @@ def downstream(stats: pl.DataFrame) -> dg.MaterializeResult:
 
 
 def manager() -> bq.BigQueryIOManager:
-    return bq.BigQueryIOManager(project="proj", dataset="ds")
+    return bq.BigQueryIOManager(
+        project=os.environ["VIDEO_ANALYTICS_BQ_PROJECT"], dataset=os.environ["VIDEO_ANALYTICS_BQ_DATASET"]
+    )
 
 
-def test_partitions_are_loaded_with_write_truncate_on_the_partition_decorator(fake):
-    dg.materialize([stats], resources={"io_manager": manager()}, tags=TAGS)
-    [table] = fake.tables
-    assert table.table_id == "stats" and table.dataset_id == "ds" and table.project == "proj"
+def standard(field_type: str) -> str:
+    """BigQuery reports legacy type names (INTEGER, FLOAT), the emulator standard ones."""
+    return {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}.get(field_type, field_type)
+
+
+def table_rows(client, table_id: str) -> pl.DataFrame:
+    return bq.query_frame(client, f"SELECT * FROM `{table_id}` ORDER BY day, video_id")
+
+
+def partition_row_counts(result: dg.ExecuteInProcessResult) -> dict[str, int]:
+    return {
+        e.materialization.partition: e.materialization.metadata["dagster/row_count"].value
+        for e in result.get_asset_materialization_events()
+    }
+
+
+def test_days_land_in_a_day_partitioned_table_and_a_rerun_replaces_them(bigquery):
+    client, project, dataset = bigquery
+    table_id = f"{project}.{dataset}.stats"
+    result = dg.materialize([stats], resources={"io_manager": manager()}, tags=TAGS)
+    table = client.get_table(table_id)
     assert table.time_partitioning.type_ == "DAY" and table.time_partitioning.field == "day"
-    schema = {f.name: (f.field_type, f.mode) for f in table.schema}
+    schema = {f.name: (standard(f.field_type), f.mode) for f in table.schema}
     assert schema == {
         "day": ("DATE", "REQUIRED"),
         "video_id": ("STRING", "REQUIRED"),
@@ -133,34 +90,33 @@ def test_partitions_are_loaded_with_write_truncate_on_the_partition_decorator(fa
         "video_created_time": ("TIMESTAMP", "NULLABLE"),
         "video_tags": ("STRING", "REPEATED"),
     }
-    assert [dest for dest, _, _ in fake.loads] == ["proj.ds.stats$20240201", "proj.ds.stats$20240203"]
-    for _, config, _frame in fake.loads:
-        assert config.source_format == bigquery.SourceFormat.PARQUET
-        assert config.write_disposition == bigquery.WriteDisposition.WRITE_TRUNCATE
-        assert [f.name for f in config.schema] == list(schema)
-        assert config.time_partitioning.field == "day"
-        assert config.parquet_options.enable_list_inference is True
-    assert fake.loads[0][2]["video_id"].to_list() == ["x1", "x2"]
-    # 2024-02-02 has no rows: its old rows are deleted, with a parameter, not string formatting.
-    [(sql, params)] = fake.queries
-    assert sql == "DELETE FROM `proj.ds.stats` WHERE `day` = @day"
-    assert [(p.name, p.type_, p.value) for p in params] == [("day", "DATE", date(2024, 2, 2))]
+    first = table_rows(client, table_id)
+    assert first["views"].to_list() == [1, 2, 3] and first["video_tags"].to_list() == [["a"], [], ["b", "c"]]
+    assert partition_row_counts(result) == {"2024-02-01": 2, "2024-02-02": 0, "2024-02-03": 1}
+    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    assert metadata["dagster/table_name"].value == table_id
+    dg.materialize([stats], resources={"io_manager": manager()}, tags=TAGS)
+    assert table_rows(client, table_id).equals(first)  # replaced, not appended
+    assert [t.table_id for t in client.list_tables(f"{project}.{dataset}")] == ["stats"]  # staging dropped
 
 
-def test_rerun_replaces_partitions_and_downstream_reads_the_range_with_parameters(fake):
+def test_an_empty_day_clears_its_rows_and_leaves_the_others(bigquery):
+    client, project, dataset = bigquery
+    table_id = f"{project}.{dataset}.stats"
     dg.materialize([stats], resources={"io_manager": manager()}, tags=TAGS)
+    config = {"ops": {"stats": {"config": {"empty_day": "2024-02-01"}}}}
+    result = dg.materialize([stats], resources={"io_manager": manager()}, tags=TAGS, run_config=config)
+    assert partition_row_counts(result) == {"2024-02-01": 0, "2024-02-02": 0, "2024-02-03": 1}
+    assert table_rows(client, table_id)["day"].to_list() == [date(2024, 2, 3)]
+
+
+def test_downstream_reads_its_days_through_load_input(bigquery):
     dg.materialize([stats], resources={"io_manager": manager()}, tags=TAGS)
-    assert sum(f.height for f in fake.partitions.values()) == 3  # replaced, not appended
+    one_day = {**TAGS, "dagster/asset_partition_range_end": "2024-02-01"}
     result = dg.materialize(
-        [stats, downstream], selection=[downstream], resources={"io_manager": manager()}, tags=TAGS
+        [stats, downstream], selection=[downstream], resources={"io_manager": manager()}, tags=one_day
     )
-    sql, params = fake.queries[-1]
-    assert sql == "SELECT * FROM `proj.ds.stats` WHERE `day` BETWEEN @first_day AND @last_day"
-    assert [(p.name, p.value) for p in params] == [
-        ("first_day", date(2024, 2, 1)),
-        ("last_day", date(2024, 2, 3)),
-    ]
-    assert result.get_asset_materialization_events()[0].materialization.metadata["rows"].value == 3
+    assert result.get_asset_materialization_events()[0].materialization.metadata["rows"].value == 2
 
 
 def test_unsupported_type_is_a_clear_error():
@@ -171,6 +127,7 @@ def test_unsupported_type_is_a_clear_error():
 def test_storage_setting_selects_bigquery_for_dailymotion(monkeypatch):
     monkeypatch.setenv("VIDEO_ANALYTICS_BQ_PROJECT", "proj")
     monkeypatch.setenv("VIDEO_ANALYTICS_BQ_DATASET", "ds")
+    monkeypatch.setenv("VIDEO_ANALYTICS_BQ_DATASET", "ds")
     chosen = dm_definitions.io_manager(Settings(storage="bigquery"))
     assert isinstance(chosen, bq.BigQueryIOManager) and (chosen.project, chosen.dataset) == ("proj", "ds")
     monkeypatch.delenv("VIDEO_ANALYTICS_BQ_DATASET")
@@ -179,33 +136,33 @@ def test_storage_setting_selects_bigquery_for_dailymotion(monkeypatch):
     assert type(dm_definitions.io_manager(Settings(storage="parquet"))).__name__ == "ParquetLakeIOManager"
 
 
-def test_dailymotion_tables_land_in_bigquery_with_the_originals_types(dm, fake, tmp_path):
+def test_dailymotion_tables_land_in_bigquery_with_the_originals_types(dm, bigquery, tmp_path):
     from video_analytics_tests.dailymotion.test_sensor_e2e import Driver
 
+    client, project, dataset = bigquery
     with dg.DagsterInstance.ephemeral() as instance:
         driver = Driver(instance, dm.resource(lookback_days=0), tmp_path, io_manager=manager())
         driver.request("2024-02-01", "2024-02-02")
         driver.until_done({"2024-02-01", "2024-02-02"})
-    assert sorted(dest for dest, _, _ in fake.loads) == [
-        "proj.ds.dm_daily_video_stats$20240201",
-        "proj.ds.dm_daily_video_stats$20240202",
-        "proj.ds.dm_hourly_reports$20240201",
-        "proj.ds.dm_hourly_reports$20240202",
-    ]
-    daily = next(t for t in fake.tables if t.table_id == "dm_daily_video_stats")
+    daily = client.get_table(f"{project}.{dataset}.dm_daily_video_stats")
     types = {f.name: (f.field_type, f.mode) for f in daily.schema}
     assert types["day"] == ("DATE", "REQUIRED") and types["video_id"] == ("STRING", "REQUIRED")
     assert types["video_tags"] == ("STRING", "REPEATED")
-    assert types["video_created_time"] == ("TIMESTAMP", "NULLABLE") and types["views"] == (
-        "INT64",
-        "NULLABLE",
-    )
-    hourly = next(t for t in fake.tables if t.table_id == "dm_hourly_reports")
+    assert types["video_created_time"] == ("TIMESTAMP", "NULLABLE") and standard(types["views"][0]) == "INT64"
+    hourly = client.get_table(f"{project}.{dataset}.dm_hourly_reports")
     assert {f.name: f.field_type for f in hourly.schema}["hour"] == "TIMESTAMP"
-    sql, _ = fake.queries[-1]
-    assert sql == "SELECT * FROM `proj.ds.dm_hourly_reports` WHERE `day` BETWEEN @first_day AND @last_day"
-    loaded = pl.concat(f for d, _, f in fake.loads if "dm_hourly_reports" in d)
-    assert loaded["views"].sum() == dm.sim.world.truth(date(2024, 2, 1), date(2024, 2, 2))["VIEWS"].sum()
+    assert hourly.time_partitioning.field == "day"
+    hourly_id = f"{project}.{dataset}.dm_hourly_reports"
+    views = bq.query_frame(
+        client, f"SELECT day, sum(views) AS views FROM `{hourly_id}` GROUP BY 1 ORDER BY 1"
+    )
+    truth = dm.sim.world.truth(date(2024, 2, 1), date(2024, 2, 2))
+    assert views["views"].sum() == truth["VIEWS"].sum() and views.height == 2
+    # dm_daily_video_stats was computed from dm_hourly_reports read back through load_input
+    daily_views = bq.query_frame(
+        client, f"SELECT sum(views) AS v FROM `{project}.{dataset}.dm_daily_video_stats`"
+    )
+    assert daily_views["v"].item() == views["views"].sum()
 
 
 LIVE = os.environ.get("VIDEO_ANALYTICS_BQ_LIVE_PROJECT"), os.environ.get("VIDEO_ANALYTICS_BQ_LIVE_DATASET")
@@ -225,7 +182,7 @@ def test_live_round_trip():
         metadata={"partition_column": "day", "bigquery_required": ["day", "video_id"]},
     )
     def live() -> pl.DataFrame:
-        return stats()
+        return stats(StatsConfig())
 
     @dg.asset(
         partitions_def=stats.partitions_def,

@@ -13,7 +13,8 @@ from video_analytics.dailymotion import assets as dma
 from video_analytics.dailymotion import client as dmc
 from video_analytics.dailymotion import earnings
 from video_analytics.dailymotion.simulator import Report
-from video_analytics_tests.dailymotion.test_bigquery import fake, manager  # noqa: F401 (fixture)
+from video_analytics.storage import bigquery as bq
+from video_analytics_tests.dailymotion.test_bigquery import manager, standard
 from video_analytics_tests.dailymotion.test_sensor_e2e import Driver, day_keys
 
 DAYS = ("2024-02-01", "2024-02-02")
@@ -84,19 +85,21 @@ def test_earnings_are_requested_like_the_audience_and_match_the_simulator(dm, tm
     assert metadata["total_earnings_eur"].value == pytest.approx(float(total), abs=0.01)
 
 
-def test_earnings_land_in_bigquery_as_numeric_like_the_hourly_data(dm, fake, tmp_path):  # noqa: F811
+def test_earnings_land_in_bigquery_as_numeric_like_the_hourly_data(dm, bigquery, tmp_path):
+    client, project, dataset = bigquery  # bqemulator, in-process
     with dg.DagsterInstance.ephemeral() as instance:
         driver = EarningsDriver(instance, dm.resource(lookback_days=0), tmp_path, io_manager=manager())
         driver.request(*DAYS)
         driver.until_loaded(day_keys(*DAYS))
-    assert sorted(dest for dest, _, _ in fake.loads) == [
-        "proj.ds.dm_daily_earnings$20240201",
-        "proj.ds.dm_daily_earnings$20240202",
-    ]
-    table = next(t for t in fake.tables if t.table_id == "dm_daily_earnings")
-    types = {f.name: (f.field_type, f.mode) for f in table.schema}
+    table = client.get_table(f"{project}.{dataset}.dm_daily_earnings")
+    assert table.time_partitioning.field == "day"
+    types = {f.name: (standard(f.field_type), f.mode) for f in table.schema}
     assert types["estimated_earnings_eur"][0] == "NUMERIC"
     assert types["day"] == ("DATE", "REQUIRED") and types["video_id"] == ("STRING", "REQUIRED")
+    days = bq.query_frame(
+        client, f"SELECT DISTINCT day FROM `{table.project}.{dataset}.dm_daily_earnings` ORDER BY day"
+    )
+    assert [d.isoformat() for d in days["day"]] == list(DAYS)
 
 
 def test_the_sandbox_refuses_earnings_by_hour_like_the_vendor(dm):

@@ -84,3 +84,62 @@ def test_s3_lake_through_registered_fsspec(s3_endpoint: str, s3_bucket: str, tmp
         con.close()
     with pytest.raises(duckdb.Error), duckdb.connect(db) as plain:  # documented limitation
         plain.sql("SELECT count(*) FROM tmdb__titles").fetchall()
+
+
+def test_leftover_temp_files_are_not_read(tmp_path: Path) -> None:
+    lake, db = tmp_path / "lake", str(tmp_path / "lake" / "warehouse.duckdb")
+    make_lake(str(lake))
+    before = build_warehouse(str(lake), db)
+    day = lake / "brightcove" / "daily" / "date=2024-01-03"
+    shutil.copyfile(day / "part-0.parquet", day / ".tmp-x.parquet")  # a crash's leftover, complete
+    (day / ".tmp-y.parquet").write_bytes(b"")  # and an empty one, which DuckDB cannot read at all
+    (lake / "tmdb" / "titles" / ".tmp-z.parquet").write_bytes(b"")
+    assert build_warehouse(str(lake), db) == before
+    assert run_sql(db, "SELECT count(*) FROM brightcove__daily").item() == 6
+
+
+def test_a_copied_lake_s_warehouse_reads_the_copy(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    make_lake(str(lake))
+    build_warehouse(str(lake), str(lake / "warehouse.duckdb"))
+    copy = tmp_path / "moved" / "lake"
+    shutil.copytree(lake, copy)
+    shutil.rmtree(lake)  # the original is gone: only paths relative to the warehouse file can work
+    write_frame_atomic(lake_path(str(copy), ["brightcove", "daily"], "2024-01-04"), daily("2024-01-04", 4))
+    assert run_sql(str(copy / "warehouse.duckdb"), "SELECT count(*) FROM brightcove__daily").item() == 10
+    stored = duckdb.connect(str(copy / "warehouse.duckdb"), read_only=True)
+    try:
+        assert stored.execute("SELECT lake_root FROM _video_analytics_lake").fetchall() == [(".",)]
+    finally:
+        stored.close()
+
+
+def test_a_query_waits_for_a_rebuild_s_lock_and_other_errors_fail_at_once(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from video_analytics.storage import warehouse
+
+    lake, db = tmp_path / "lake", str(tmp_path / "lake" / "warehouse.duckdb")
+    make_lake(str(lake))
+    build_warehouse(str(lake), db)
+    real_connect, attempts = duckdb.connect, []
+
+    def busy_twice(path, read_only=False):
+        attempts.append(path)
+        if len(attempts) <= 2:  # what DuckDB says while another process writes the file
+            raise duckdb.IOException(
+                f'IO Error: Could not set lock on file "{path}": Conflicting lock is held'
+            )
+        return real_connect(path, read_only=read_only)
+
+    monkeypatch.setattr(warehouse.duckdb, "connect", busy_twice)
+    monkeypatch.setattr(warehouse.time, "sleep", lambda seconds: None)  # no wall-clock wait in a test
+    assert run_sql(db, "SELECT count(*) FROM brightcove__daily").item() == 6
+    assert len(attempts) == 3
+
+    def broken(path, read_only=False):
+        raise duckdb.IOException("IO Error: Permission denied")
+
+    monkeypatch.setattr(warehouse.duckdb, "connect", broken)
+    with pytest.raises(duckdb.IOException, match="Permission denied"):
+        run_sql(db, "SELECT 1")

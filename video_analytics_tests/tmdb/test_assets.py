@@ -18,6 +18,7 @@ from video_analytics.tmdb import assets as ta
 from video_analytics.tmdb import definitions as tdefs
 from video_analytics.tmdb import transforms
 from video_analytics.tmdb.resources import TMDBResource
+from video_analytics.warehouse.views import duckdb_sql, registered_views
 from video_analytics_tests.tmdb.conftest import TODAY, make_resource
 
 RANGE = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
@@ -31,7 +32,7 @@ CONFIG = {
 
 
 def run(lake: Path, selection: list[str], start: str | None = None, end: str | None = None, **kwargs):
-    resources = {"tmdb": kwargs.pop("tmdb"), "io_manager": ParquetLakeIOManager(root=str(lake))}
+    resources = {"tmdb": kwargs.pop("tmdb"), ta.IO_MANAGER_KEY: ParquetLakeIOManager(root=str(lake))}
     ops = {k: v for k, v in CONFIG["ops"].items() if k in selection}
     return dg.materialize(
         ta.assets,
@@ -160,9 +161,15 @@ def test_throttling_during_a_run_is_survived_and_reported(sim, tmp_path, lake):
     assert event.metadata["api_throttled"].value == 3 and event.metadata["api_retries"].value == 3
 
 
+def build_views(lake: Path, db: str) -> None:
+    """The DuckDB warehouse as its asset builds it: lake views plus the SQL files' views."""
+    views = [duckdb_sql(v) for v in registered_views()]
+    build_warehouse(str(lake), db, extra_sql=views)
+
+
 def test_every_view_returns_rows(lake, tmp_path):
     db = str(tmp_path / "warehouse.duckdb")
-    build_warehouse(str(lake), db, extra_sql=tdefs.WAREHOUSE_SQL)
+    build_views(lake, db)
     for view in tdefs.VIEW_NAMES:
         assert run_sql(db, f"SELECT count(*) AS n FROM {view}")["n"].item() > 0, view
     top = run_sql(db, "SELECT * FROM v_top_viral_movies ORDER BY viral_rank LIMIT 1").row(0, named=True)
@@ -177,11 +184,10 @@ def test_every_view_returns_rows(lake, tmp_path):
     assert (gaining["popularity_pct_change_7d"] > 0).all() and gaining["gain_rank"].is_sorted()
 
 
-def test_bigquery_views_file_defines_the_same_views():
-    sql = (Path(tdefs.__file__).parent / "bigquery_views.sql").read_text()
-    for view in tdefs.VIEW_NAMES:
-        assert f"CREATE OR REPLACE VIEW `{{project}}.{{dataset}}.{view}`" in sql, view
-        assert f"CREATE OR REPLACE VIEW {view} AS" in "\n".join(tdefs.WAREHOUSE_SQL)
+def test_every_tmdb_view_is_written_once_in_the_warehouse_sql():
+    names = [v.name for v in registered_views()]
+    assert set(tdefs.VIEW_NAMES) <= set(names)
+    assert len(names) == len(set(names))
 
 
 def test_demo_steps_materialize_tmdb_and_its_views_return_rows(sim, tmp_path, monkeypatch):
@@ -201,14 +207,16 @@ def test_demo_steps_materialize_tmdb_and_its_views_return_rows(sim, tmp_path, mo
     assert summary["tmdb_snapshots"]["partitions"] == 8 + tdefs.DEMO_HISTORY_DAYS
     assert summary["tmdb_movie_metrics"]["partitions"] == 8
     db = str(tmp_path / "warehouse.duckdb")
-    build_warehouse(str(tmp_path), db, extra_sql=tdefs.WAREHOUSE_SQL)
+    build_views(tmp_path, db)
     for view in tdefs.VIEW_NAMES:
         assert run_sql(db, f"SELECT count(*) AS n FROM {view}")["n"].item() > 0, view
 
 
 def test_schedules_ask_for_yesterday_and_the_weekly_refresh_of_every_tracked_movie():
     defs = dg.Definitions(
-        assets=ta.assets, schedules=ta.schedules, resources={"tmdb": TMDBResource(api_key="k")}
+        assets=ta.assets,
+        schedules=ta.schedules,
+        resources={"tmdb": TMDBResource(api_key="k"), ta.IO_MANAGER_KEY: dg.mem_io_manager},
     )
     repo = defs.get_repository_def()
     when = datetime(2024, 3, 3, 2, tzinfo=UTC)  # a Sunday

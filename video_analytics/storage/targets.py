@@ -1,0 +1,70 @@
+"""Where a source's tables go, declared once: `Settings.storage_for(source)` -> IO manager and kinds.
+
+`VIDEO_ANALYTICS_STORAGE` (or `VIDEO_ANALYTICS_STORAGE_<SOURCE>`) picks the warehouse; the sources'
+`definitions.py` ask here for their IO manager and tag their assets with the matching kind, so the UI
+shows where each table lives (`bigquery`, `redshift`, `parquet`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Sequence
+
+import dagster as dg
+
+from video_analytics.settings import Settings, SettingsError
+from video_analytics.storage.parquet import ParquetLakeIOManager
+
+BQ_CREDENTIALS = "VIDEO_ANALYTICS_BQ_CREDENTIALS"
+#: Dagster shows at most three kinds per asset.
+_MAX_KINDS = 3
+
+
+def bigquery_io_manager(lake_root: str | None = None) -> dg.ConfigurableIOManager:
+    """BigQuery from VIDEO_ANALYTICS_BQ_PROJECT / _DATASET / _LOCATION / _CREDENTIALS."""
+    from video_analytics.storage.bigquery import BigQueryIOManager
+
+    project, dataset = (
+        os.environ.get("VIDEO_ANALYTICS_BQ_PROJECT"),
+        os.environ.get("VIDEO_ANALYTICS_BQ_DATASET"),
+    )
+    if not project or not dataset:
+        raise SettingsError(
+            "BigQuery storage (VIDEO_ANALYTICS_STORAGE or VIDEO_ANALYTICS_STORAGE_<SOURCE>=bigquery) needs "
+            "VIDEO_ANALYTICS_BQ_PROJECT and VIDEO_ANALYTICS_BQ_DATASET"
+        )
+    location = os.environ.get("VIDEO_ANALYTICS_BQ_LOCATION") or None
+    # Base64 service-account JSON as dagster-gcp takes it; unset = Application Default Credentials.
+    credentials = dg.EnvVar(BQ_CREDENTIALS) if os.environ.get(BQ_CREDENTIALS) else None
+    return BigQueryIOManager(
+        project=project, dataset=dataset, location=location, gcp_credentials=credentials, lake_root=lake_root
+    )
+
+
+def io_manager_for(settings: Settings, source: str) -> dg.ConfigurableIOManager:
+    """The lake, or BigQuery (plus the lake with `bigquery+parquet`) for sources that lived there."""
+    target, also_lake = settings.storage_for(source)
+    if target == "bigquery":
+        return bigquery_io_manager(settings.lake_root if also_lake else None)
+    return ParquetLakeIOManager(root=settings.lake_root)
+
+
+def storage_kind(settings: Settings, source: str) -> str:
+    return settings.storage_for(source)[0]
+
+
+def with_storage_kind(
+    assets: Sequence[dg.AssetsDefinition], kind: str, skip: Collection[dg.AssetKey] = ()
+) -> list[dg.AssetsDefinition]:
+    """The assets with `kind` (where their tables live) added, within Dagster's three kinds; assets
+    in `skip` store no table."""
+
+    def add(spec: dg.AssetSpec) -> dg.AssetSpec:
+        kinds = set(spec.kinds or ())
+        if kind in kinds or spec.key in skip:
+            return spec
+        if len(kinds) >= _MAX_KINDS:
+            kinds.discard("polars")  # the least telling one makes room
+        return spec.replace_attributes(kinds={*kinds, kind})
+
+    return [asset.map_asset_specs(add) for asset in assets]
