@@ -82,11 +82,13 @@ def run_demo(days: int = 14, echo=print, scale: str = "demo") -> dict[str, dict]
     partition_range = demo_range(days, datetime.now(UTC).date())
     first = date.fromisoformat(partition_range[0])
     use_demo_start_date(first)
+    echo(f"starting the sandbox (simulators on 127.0.0.1) for {days} days ...")
     with Sandbox(today=datetime.now(UTC).date(), scale=scale) as sandbox:
         os.environ.update(sandbox.env())
         os.environ.setdefault("VIDEO_ANALYTICS_PROFILE", "sandbox")
         for source in SOURCES:
             if hasattr(source, "prepare_demo"):
+                echo(f"preparing the {source.__name__.split('.')[-2]} sandbox data ...")
                 os.environ.update(source.prepare_demo([first + timedelta(days=i) for i in range(days)]))
         settings = Settings.from_env()
         echo(f"sandbox up; lake at {settings.lake_root}; Dagster instance at {home}")
