@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import date
 
 import dagster as dg
 import polars as pl
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,  # not exported by dagster 1.13; stable serdes record
+)
+from dagster_shared.record import replace
+
+from video_analytics.partitions import daily_partitions, partition_days
 
 
 def references_check(
@@ -66,3 +74,113 @@ def within_check(
         metadata={"rows": rows},
         **({"asset_key": asset_key} if asset_key else {}),
     )
+
+
+# --- Checks per day ------------------------------------------------------------------------------
+#
+# A single-run backfill computes many days in one step, but Dagster 1.13's `AssetCheckResult` has no
+# partition: in a range run its result is stored against no day and against whichever materialization
+# was latest when it was reported. So assets with daily checks declare them with the daily
+# `partitions_def` and report one `AssetCheckEvaluation` per day, *after* yielding their outputs, each
+# pointing at that day's materialization from this run. A failed day then marks that day only, and a
+# re-run of the day that passes turns it green again.
+
+
+def day_results(day: str, results: Iterable[dg.AssetCheckResult]) -> list[tuple[str, dg.AssetCheckResult]]:
+    """Tag each check result with the day (partition key) it judges."""
+    return [(day, result) for result in results]
+
+
+def evaluations_after_materialization(
+    context: dg.AssetExecutionContext, results: Iterable[tuple[str, dg.AssetCheckResult]]
+) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
+    """Report per-day check results against the materializations this run has just recorded.
+
+    Yield this *after* the asset outputs: by then each day's materialization is in the event log, so
+    every evaluation names its own day and its own materialization (Dagster shows a check as current
+    only when it targets the latest materialization of that day). Checks not selected for this run are
+    left out; a selected check without a result for some day shows as skipped on that day.
+    """
+    assets_def = context.assets_def
+    selected = set(context.selected_asset_check_keys)
+    resolved = [(day, _check_key(assets_def, result), result) for day, result in results]
+    for key in sorted({key for _, key, _ in resolved if key in selected}, key=str):
+        yield dg.Output(None, output_name=assets_def.get_output_name_for_asset_check_key(key))
+    targets: dict[tuple[dg.AssetKey, str], AssetCheckEvaluationTargetMaterializationData | None] = {}
+    for day, key, result in resolved:
+        if key not in selected:
+            continue
+        if (key.asset_key, day) not in targets:
+            targets[key.asset_key, day] = _this_runs_materialization(context, key.asset_key, day)
+        yield dg.AssetCheckEvaluation(
+            asset_key=key.asset_key,
+            check_name=key.name,
+            passed=result.passed,
+            metadata=result.metadata,
+            target_materialization_data=targets[key.asset_key, day],
+            severity=result.severity,
+            description=result.description,
+            blocking=assets_def.get_spec_for_check_key(key).blocking,
+            partition=day,
+        )
+
+
+def _check_key(assets_def: dg.AssetsDefinition, result: dg.AssetCheckResult) -> dg.AssetCheckKey:
+    asset_key = result.asset_key or assets_def.key
+    if result.check_name is None:
+        raise ValueError(f"a per-day check result on {asset_key.to_user_string()} needs a check_name")
+    return dg.AssetCheckKey(asset_key, result.check_name)
+
+
+def _this_runs_materialization(
+    context: dg.AssetExecutionContext, asset_key: dg.AssetKey, day: str
+) -> AssetCheckEvaluationTargetMaterializationData | None:
+    """The materialization of `asset_key` for `day` recorded by this run, if there is one."""
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[day]), limit=1
+    ).records
+    if not records or records[0].event_log_entry.run_id != context.run_id:
+        context.log.warning(f"{asset_key.to_user_string()} {day}: no materialization in this run to check")
+        return None
+    record = records[0]
+    return AssetCheckEvaluationTargetMaterializationData(
+        storage_id=record.storage_id, run_id=record.event_log_entry.run_id, timestamp=record.timestamp
+    )
+
+
+def daily_check_spec(
+    name: str, asset: str, *, blocking: bool = False, description: str | None = None
+) -> dg.AssetCheckSpec:
+    """A check judged per day: its results (see `evaluations_after_materialization`) mark days, not the
+    whole asset. `build_definitions` moves it onto the deployment's start date with its asset."""
+    with warnings.catch_warnings():  # "partitions_def on an AssetCheckSpec" is a preview in 1.13
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return dg.AssetCheckSpec(
+            name, asset=asset, blocking=blocking, description=description, partitions_def=daily_partitions()
+        )
+
+
+def per_day(specs: Iterable[dg.AssetCheckSpec]) -> list[dg.AssetCheckSpec]:
+    """The same checks, declared on the daily partitions: results then mark days, not the asset."""
+    with warnings.catch_warnings():  # "partitions_def on an AssetCheckSpec" is a preview in 1.13
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return [replace(spec, partitions_def=daily_partitions()) for spec in specs]
+
+
+def checks_per_day(
+    context: dg.AssetExecutionContext, check_day: Callable[[date], Iterable[dg.AssetCheckResult]]
+) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
+    """Run `check_day` for every day of the run and report each day's results against that day's
+    materialization. Yield from it after the asset's outputs."""
+    checked = [(day.isoformat(), result) for day in partition_days(context) for result in check_day(day)]
+    yield from evaluations_after_materialization(context, checked)
+
+
+def rows_of_day(frame: pl.DataFrame, column: str, day: date) -> pl.DataFrame:
+    """The rows of `frame` whose partition column (a Date, a Datetime or an ISO string) falls on `day`."""
+    dtype = frame.schema[column]
+    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+        key = pl.col(column).cast(pl.Date)
+    else:
+        key = pl.col(column).cast(pl.String).str.slice(0, 10).str.to_date("%Y-%m-%d")
+    return frame.filter(key == day)

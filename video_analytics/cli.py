@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import warnings
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -55,12 +56,14 @@ def dagster_dev_command(host: str, port: int, working_directory: str) -> list[st
 def sandbox_env() -> dict[str, str]:
     """Settings sources need in the sandbox besides the simulators' (e.g. where generated logs live)."""
     from video_analytics.definitions import SOURCES
+    from video_analytics.sandbox_start import sandbox_start_env
     from video_analytics.settings import Settings
 
     settings, env = Settings.from_env(), {}
     for source in SOURCES:
         if hasattr(source, "sandbox_env"):
             env.update(source.sandbox_env(settings))
+    env.update(sandbox_start_env(settings.lake_root, datetime.now(UTC).date()))
     return env
 
 

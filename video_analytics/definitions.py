@@ -8,6 +8,7 @@ from video_analytics import distributed
 from video_analytics.agora import definitions as agora
 from video_analytics.brightcove import definitions as brightcove
 from video_analytics.dailymotion import definitions as dailymotion
+from video_analytics.partitions import with_start_date
 from video_analytics.policies import apply_house_policies, automation_sensor
 from video_analytics.required_env import require_env_vars
 from video_analytics.settings import Settings
@@ -39,6 +40,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     merged = dg.Definitions.merge(shared, *(source.build(settings) for source in SOURCES))
     if not settings.is_sandbox and settings.secrets_check == "load":
         require_env_vars(merged.resources, settings.profile)
+    merged = with_start_date(merged, settings.start_date)  # the settings passed in, not those at import
     return apply_house_policies(merged, settings.owners)
 
 

@@ -81,11 +81,14 @@ def run_demo(days: int = 14, echo=print, scale: str = "demo") -> dict[str, dict]
     home = prepare_dagster_home()
     partition_range = demo_range(days, datetime.now(UTC).date())
     first = date.fromisoformat(partition_range[0])
+    use_demo_start_date(first)
+    echo(f"starting the sandbox (simulators on 127.0.0.1) for {days} days ...")
     with Sandbox(today=datetime.now(UTC).date(), scale=scale) as sandbox:
         os.environ.update(sandbox.env())
         os.environ.setdefault("VIDEO_ANALYTICS_PROFILE", "sandbox")
         for source in SOURCES:
             if hasattr(source, "prepare_demo"):
+                echo(f"preparing the {source.__name__.split('.')[-2]} sandbox data ...")
                 os.environ.update(source.prepare_demo([first + timedelta(days=i) for i in range(days)]))
         settings = Settings.from_env()
         echo(f"sandbox up; lake at {settings.lake_root}; Dagster instance at {home}")
@@ -131,3 +134,18 @@ def format_summary(summary: dict[str, dict], root: str, warehouse: str, home: Pa
         "Daily report:      video-analytics report --open",
     ]
     return "\n".join(lines)
+
+
+def use_demo_start_date(first: date) -> None:
+    """In the sandbox, partitions start where the demo's data starts (recorded for `video-analytics ui`):
+    its first day, less the history a source loads before it (a source's `DEMO_HISTORY_DAYS`)."""
+    from video_analytics.definitions import SOURCES
+    from video_analytics.sandbox_start import START_ENV, record_demo_start
+    from video_analytics.settings import Settings
+
+    settings = Settings.from_env()
+    if settings.is_sandbox:
+        history = max((getattr(source, "DEMO_HISTORY_DAYS", 0) for source in SOURCES), default=0)
+        start = record_demo_start(settings.lake_root, first - timedelta(days=history))
+        if not os.environ.get(START_ENV, "").strip():
+            os.environ[START_ENV] = start

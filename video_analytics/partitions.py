@@ -6,18 +6,20 @@ from datetime import date, datetime, timedelta
 from functools import cache
 
 import dagster as dg
+from dagster_shared.record import replace
 
 from video_analytics.settings import Settings
 
 
-@cache
 def daily_partitions(start_date: str | None = None) -> dg.DailyPartitionsDefinition:
-    """Daily partitions from VIDEO_ANALYTICS_START_DATE; the last partition is yesterday (UTC)."""
-    return dg.DailyPartitionsDefinition(
-        start_date=start_date or Settings.from_env().start_date,
-        timezone="UTC",
-        fmt="%Y-%m-%d",
-    )
+    """Daily partitions from `start_date`, else VIDEO_ANALYTICS_START_DATE as it is now (not as it was
+    at the first call: the demo and the UI set it); the last partition is yesterday (UTC)."""
+    return _daily_partitions(start_date or Settings.from_env().start_date)
+
+
+@cache
+def _daily_partitions(start_date: str) -> dg.DailyPartitionsDefinition:
+    return dg.DailyPartitionsDefinition(start_date=start_date, timezone="UTC", fmt="%Y-%m-%d")
 
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -45,3 +47,47 @@ def trailing_days_request(name: str, scheduled: datetime, days: int) -> dg.RunRe
     end = scheduled.date() - timedelta(days=1)
     tags = partition_range_tags(end - timedelta(days=days - 1), end)
     return dg.RunRequest(run_key=f"{name}-{end.isoformat()}", tags=tags)
+
+
+def with_start_date(defs: dg.Definitions, start_date: str) -> dg.Definitions:
+    """`defs` with every asset and check (also `@multi_asset_check`s) on the shared daily partitions
+    moved to `start_date`.
+
+    Assets are declared at import time with `daily_partitions()` (the environment's start date); the
+    settings a caller passes to `build_definitions` win, so a sandbox and a deployment built side by
+    side (tests, the demo) each get their own first day.
+    """
+    target = daily_partitions(start_date)
+    return replace(
+        defs,
+        assets=[_moved(asset, target) for asset in defs.assets or ()],
+        asset_checks=[_moved(checks, target) for checks in defs.asset_checks or ()],
+    )
+
+
+def _is_shared_daily(partitions_def: dg.PartitionsDefinition | None) -> bool:
+    return (
+        isinstance(partitions_def, dg.TimeWindowPartitionsDefinition)
+        and partitions_def.cron_schedule == "0 0 * * *"
+        and partitions_def.timezone == "UTC"
+        and partitions_def.fmt == "%Y-%m-%d"
+        and partitions_def.end is None
+    )
+
+
+def _moved(asset: object, target: dg.DailyPartitionsDefinition) -> object:
+    if not isinstance(asset, dg.AssetsDefinition) or not _is_shared_daily(asset.partitions_def):
+        return asset
+    if asset.partitions_def == target:
+        return asset
+    specs = [
+        spec.replace_attributes(partitions_def=target) if _is_shared_daily(spec.partitions_def) else spec
+        for spec in asset.specs
+    ]
+    checks = {
+        name: replace(spec, partitions_def=target) if _is_shared_daily(spec.partitions_def) else spec
+        for name, spec in asset.node_check_specs_by_output_name.items()
+    }
+    return asset.__class__.dagster_internal_init(
+        **{**asset.get_attributes_dict(), "specs": specs, "check_specs_by_output_name": checks}
+    )

@@ -10,7 +10,9 @@
  *   - text: the exact timestamp `YYYY-MM-DD HH:MM:SS,mmm`, a payload after "] ",
  *   - JSON: a flat, compact object of plain strings (transforms._SIMPLE_JSON) whose `time` starts
  *     `YYYY-MM-DDTHH:MM:SS.mmm`,
- *   - both ids present, numbers in their plain form, no reject of any kind.
+ *   - both ids present, numbers in their plain form, no reject of any kind,
+ *   - or, with the same tokenising, a line of the usual shape without one of the two ids: a keyless
+ *     line, handed back by its number only (real logs are 73% keyless lines: other apps' events).
  * Text keys are tokenised as transforms._text_tokens does (regex ` (?:keys)=(?:"[^"]*"|\S*)`, left to
  * right, non-overlapping), one pair of quotes stripped; JSON keys as a JSON path reads them. The last
  * occurrence of a key wins, and empty is null.
@@ -486,6 +488,8 @@ typedef struct {
     FixCol at_line;
     StrCol at_key, at_tracking, at_desc[NDESC];
     Buf at_first_stream; /* uint32 stream slot + 1 for the stream's first row, 0 otherwise */
+    /* keyless lines (read, but without x_tracking_id or x_tpmid): their numbers only */
+    FixCol keyless_line;
     /* slow lines */
     FixCol slow_line;
     Buf slow_text;
@@ -500,7 +504,7 @@ static void scan_free(Scan *r) {
     free_fix(&r->ev_type); free_buf(&r->ev_stream); free_buf(&r->ev_after_seek); free_buf(&r->ev_auto);
     free_fix(&r->at_line); free_str(&r->at_key); free_str(&r->at_tracking);
     for (int d = 0; d < NDESC; d++) free_str(&r->at_desc[d]);
-    free_buf(&r->at_first_stream); free_fix(&r->slow_line); free_buf(&r->slow_text);
+    free_buf(&r->at_first_stream); free_fix(&r->keyless_line); free_fix(&r->slow_line); free_buf(&r->slow_text);
     dict_free(&r->streams); dict_free(&r->types); free_buf(&r->stream_info);
 }
 
@@ -606,7 +610,11 @@ static int read_json(const unsigned char *block, size_t start, const Masks *m, S
     return 1;
 }
 
-/* one line: 1 if it became an event, 0 if it is slow */
+enum { LINE_SLOW = 0, LINE_EVENT = 1, LINE_KEYLESS = 2 };
+
+/* one line: LINE_EVENT if it became an event, LINE_KEYLESS if it has the usual shape but lacks an id
+ * (the general parser's `keyless` reject: no other reason comes first for a line read here), else
+ * LINE_SLOW */
 static int scan_line(Scan *r, const unsigned char *block, size_t size, size_t start, const Masks *m,
                      uint32_t index) {
     Span sp[NJKEYS], desc[NDESC];
@@ -615,7 +623,7 @@ static int scan_line(Scan *r, const unsigned char *block, size_t size, size_t st
                                    : read_text(block, size, start, m, sp, desc, &ts);
     if (!read) return 0;
     Span trk = sp[K_TRACKING], tpm = sp[K_TPMID];
-    if (!trk.present || !tpm.present) return 0; /* keyless: a reject, built by the general parser */
+    if (!trk.present || !tpm.present) return LINE_KEYLESS;
 
     int64_t buffering = 0;
     Span bf = sp[K_BUFFERING];
@@ -718,7 +726,10 @@ static void scan_block(Scan *r, const unsigned char *block, size_t size) {
     while (start < size) {
         int clean;
         size_t end = start + line_end(block + start, size - start, &clean, &masks);
-        if (!clean || !scan_line(r, block, size, start, &masks, index)) {
+        int kind = clean ? scan_line(r, block, size, start, &masks, index) : LINE_SLOW;
+        if (kind == LINE_KEYLESS) {
+            fix_push(&r->keyless_line, &index, 4, 1);
+        } else if (kind == LINE_SLOW) {
             fix_push(&r->slow_line, &index, 4, 1);
             buf_put(&r->slow_text, block + start, end - start);
             buf_put(&r->slow_text, "\n", 1);
@@ -825,7 +836,7 @@ static int scan_failed(Scan *r) {
     int failed = r->no_memory || r->slow_text.failed || r->ev_after_seek.failed || r->ev_auto.failed ||
                  r->at_first_stream.failed || fix_failed(&r->ev_line) || fix_failed(&r->ev_ts) ||
                  fix_failed(&r->ev_location) || fix_failed(&r->ev_buffering) || fix_failed(&r->at_line) ||
-                 fix_failed(&r->slow_line) || fix_failed(&r->ev_type) || r->ev_stream.failed ||
+                 fix_failed(&r->slow_line) || fix_failed(&r->keyless_line) || fix_failed(&r->ev_type) || r->ev_stream.failed ||
                  dict_failed(&r->streams) || dict_failed(&r->types) || r->stream_info.failed ||
                  str_failed(&r->at_key) || str_failed(&r->at_tracking);
     for (int d = 0; d < NDESC; d++) failed |= str_failed(&r->at_desc[d]);
@@ -860,7 +871,7 @@ static PyObject *scan(PyObject *Py_UNUSED(self), PyObject *arg) {
     }
     if (!desc) goto done;
     result = Py_BuildValue(
-        "{s:n,s:n,s:{s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N},s:N,s:N,s:{s:N,s:N,s:N,s:N,s:N,s:N,s:N},s:N,s:N}",
+        "{s:n,s:n,s:{s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N},s:N,s:N,s:{s:N,s:N,s:N,s:N,s:N,s:N,s:N},s:N,s:N,s:N}",
         "lines", (Py_ssize_t)r.lines, "events", (Py_ssize_t)r.events,
         "event_columns",
         "line", fix_tuple(&r.ev_line), "ts", fix_tuple(&r.ev_ts), "location", fix_tuple(&r.ev_location),
@@ -872,7 +883,8 @@ static PyObject *scan(PyObject *Py_UNUSED(self), PyObject *arg) {
         "line", fix_tuple(&r.at_line), "key", str_tuple(&r.at_key), "tracking_id", str_tuple(&r.at_tracking),
         "media_id", str_tuple(&media), "_tpmid_min", str_tuple(&least), "_tpmid_max", str_tuple(&most),
         "described", desc,
-        "slow_lines", fix_tuple(&r.slow_line), "slow_text", bytes_of(&r.slow_text));
+        "slow_lines", fix_tuple(&r.slow_line), "slow_text", bytes_of(&r.slow_text),
+        "keyless_lines", fix_tuple(&r.keyless_line));
 done:
     free_str(&media); free_str(&least); free_str(&most);
     scan_free(&r);

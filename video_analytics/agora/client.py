@@ -22,7 +22,7 @@ from fsspec.utils import infer_compression
 from isal import igzip_threaded
 from polars.exceptions import ComputeError
 
-from video_analytics.storage.parquet import resolve_storage_options
+from video_analytics.storage.options import resolve_storage_options
 
 DEFAULT_BLOCK_BYTES = 32 * 1024 * 1024
 SAMPLE_BYTES = 1024 * 1024  # read to measure the line length of a day

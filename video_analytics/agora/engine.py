@@ -264,7 +264,6 @@ def _scanned_day(
     """Every file of the day through the native scanner, as one stream of blocks (two scanned ahead,
     across file ends); the lines it hands back are parsed by polars in batches."""
     seq, batch = 0, []
-    no_rejects = pl.DataFrame(schema=transforms.REJECT_SCHEMA)
 
     def flush() -> _Parsed:
         parsed = _parse(linescan.slow_lines_frame(batch), day, fields)
@@ -287,10 +286,11 @@ def _scanned_day(
         block = scanned.placed(url, first_line, seq)
         custom = custom_fields.shift(custom, seq)
         batch.append(block.slow)
+        keyless = block.keyless_rejects(url, first_line, seq, day)
         reader.counters.lines += block.lines
         first_line += block.lines
         seq += block.lines
-        yield _Parsed(block.events, block.keys, block.attributes, no_rejects, custom)
+        yield _Parsed(block.events, block.keys, block.attributes, keyless, custom)
         if sum(part.seq.len() for part in batch) >= SLOW_BATCH_LINES:
             yield flush()
     if batch:

@@ -7,22 +7,30 @@ on purpose: lines without ids, corrupt lines, unknown event types (`MediaError`)
 `x_buffering_length`, empty quoted values. Files are written in the v0.3.0 text format or as
 fluentd JSON lines (the original's later format), optionally gzipped.
 
+Line shapes follow a `LineMix`, by default the mix of PBS's public GoonHilly sample (5,000 lines of
+2014-09-02): 73% of the lines come from the iOS kids app, which sends no `x_tracking_id` (keyless:
+the original only counted them), 18% from the Android kids app (its own key order, GUID tracking ids),
+about 0.5% from Roku (a repeated `source_tag`, an unknown key), the rest from the web portal's player
+in three key orders; every shape carries the logger's `severity`, `message` and `ua_*` keys, values
+quoted when they hold spaces, some bare empty values, and a few non-ASCII titles. `PORTAL_ONLY` is the
+portal player alone (the generator's mix before real logs were looked at).
+
 Everything is seeded by (seed, day, file number), so a day regenerates byte for byte.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import fsspec
+from isal import igzip
 
-from video_analytics.storage.parquet import resolve_storage_options
+from video_analytics.storage.options import resolve_storage_options
 
 EVENT_TYPES = (
     "MediaInitialBufferStart",
@@ -56,6 +64,55 @@ USER_AGENTS = (
     "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
 )
 STREAM_SIZES = (391, 664, 1172, 1824, 2836)
+# the logger's user-agent breakdown, as it appends it to every line (constant per user agent)
+UA_FIELDS = (
+    'ua_user_agent_family=Chrome ua_user_agent_major=120 ua_user_agent_minor=0 ua_os_family="Windows 10"',
+    'ua_user_agent_family=Safari ua_user_agent_major=17 ua_user_agent_minor=0 ua_os_family="Mac OS X"',
+    'ua_user_agent_family="Mobile Safari" ua_user_agent_major=17 ua_user_agent_minor=1 ua_os_family=iOS',
+    "ua_user_agent_family=Firefox ua_user_agent_major=121 ua_user_agent_minor=0 ua_os_family=Linux",
+)
+UA_TAIL = (
+    "ua_os_major=None ua_os_minor=None ua_device_is_spider=False ua_device_is_mobile=False "
+    "ua_device_family=None"
+)
+APP_EVENT_NAMES = {  # the iOS kids app names events in prose (and sends no tracking id)
+    "MediaInitialBufferStart": "Initial buffering started",
+    "MediaInitialBufferEnd": "Initial buffering ended",
+    "MediaStarted": "Playback started",
+    "MediaEnded": "video playback finished",
+    "MediaCompleted": "Playback completed",
+    "MediaFailed": "video playback error",
+    "MediaBufferingStart": "Buffering started",
+    "MediaBufferingEnd": "Buffering ended",
+}
+IOS_DEVICES = ("iPad 2G (3G GSM) iOS 7.1.2", "Unknown iPhone iOS 7.1.2", "iPad 3G (WiFi) iOS 7.1.1")
+ANDROID_DEVICES = (("Android 4.0.3", "Amazon KFTT"), ("Android 4.4.2", "VERIZON HTC6500LVW"))
+NON_ASCII_TITLE = "Les Misérables: Épisode 1"
+
+
+@dataclass(frozen=True)
+class LineMix:
+    """Which players send the sessions (each its own line shape), and the noise in lines, as shares.
+
+    Defaults: the public GoonHilly sample. Sessions not sent by an app are the web portal's player.
+    """
+
+    keyless_app: float = 0.73  # iOS kids app: no x_tracking_id (3,659 of the sample's 5,000 lines)
+    android_app: float = 0.18  # keyed; x_client_id, severity, x_tpmid ... key order; GUID tracking ids
+    roku_app: float = 0.005  # keyed; source_tag twice (first and last), an unknown bare key `z`
+    non_ascii: float = 0.003  # lines whose title is not ASCII (14 of 5,000)
+    corrupt: float = 0.002  # truncated writes, binary garbage, bad timestamps
+    json_variants: float = 0.02  # JSON lines fluentd wrote otherwise: numbers, spaces, escaped quotes
+
+    def __post_init__(self) -> None:
+        shares = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        bad = {name: share for name, share in shares.items() if not 0 <= share <= 1}
+        if bad or self.keyless_app + self.android_app + self.roku_app > 1:
+            raise ValueError(f"LineMix shares must lie in [0, 1] and apps sum to at most 1: {shares}")
+
+
+PUBLIC_SAMPLE = LineMix()
+PORTAL_ONLY = LineMix(keyless_app=0, android_app=0, roku_app=0, non_ascii=0, json_variants=0)
 EVENTS_PER_SESSION = 11  # measured average of the session model below
 
 
@@ -178,6 +235,7 @@ class SessionWriter:
 
 @dataclass
 class Session:
+    app: str  # "portal", "ios" (keyless), "android", "roku": the line shape
     tracking_id: str
     video: Video
     client_ip: str
@@ -188,13 +246,33 @@ class Session:
     events: list[Event]
 
 
-def make_session(rng: random.Random, videos: list[Video], day_seconds: float = 86_400) -> Session:
+def _app(rng: random.Random, mix: LineMix) -> str:
+    roll = rng.random()
+    for app, share in (("ios", mix.keyless_app), ("android", mix.android_app), ("roku", mix.roku_app)):
+        if roll < share:
+            return app
+        roll -= share
+    return "portal"
+
+
+def _guid(rng: random.Random) -> str:
+    text = f"{rng.getrandbits(128):032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def make_session(
+    rng: random.Random, videos: list[Video], day_seconds: float = 86_400, mix: LineMix = PUBLIC_SAMPLE
+) -> Session:
+    app = _app(rng, mix)
     video = rng.choice(videos)
-    legacy = rng.random() < 0.1  # short legacy tracking ids get "-tpmid" appended by the key rule
+    legacy = app == "portal" and rng.random() < 0.1  # short legacy ids get "-tpmid" by the key rule
     tracking = str(rng.randint(10**8, 10**9)) if legacy else f"{rng.getrandbits(128):032x}"
+    if app == "android":
+        tracking = _guid(rng)
     start = rng.uniform(0, day_seconds - 4 * 3600)  # sessions end within the day
     writer = SessionWriter(rng, video, start)
     return Session(
+        app=app,
         tracking_id=tracking,
         video=video,
         client_ip=f"{rng.randint(11, 220)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
@@ -206,7 +284,61 @@ def make_session(rng: random.Random, videos: list[Video], day_seconds: float = 8
     )
 
 
-def _fields(session: Session, event: Event, rng: random.Random) -> dict[str, str]:
+def _fields(session: Session, event: Event, rng: random.Random, mix: LineMix) -> dict[str, str]:
+    """The event's key/value pairs in the order its player sends them."""
+    if session.app == "ios":
+        fields = _ios_fields(session, event, rng)
+    elif session.app == "android":
+        fields = _android_fields(session, event, rng)
+    else:
+        fields = _portal_fields(session, event, rng)
+    if rng.random() < mix.non_ascii and "x_episode_title" in fields:
+        fields["x_episode_title"] = NON_ASCII_TITLE
+    return fields
+
+
+def _ios_fields(session: Session, event: Event, rng: random.Random) -> dict[str, str]:
+    video, name = session.video, APP_EVENT_NAMES.get(event.event_type, "Playback started")
+    fields = {
+        "severity": "Error" if name.startswith(("Playback s", "Initial")) else "Information",
+        "event_type": name,
+        "x_tpmid": video.tpmid,
+        "component": "video player",
+        "x_app_version": "2.1.2 (cbca605)",
+        "x_program_title": video.program,
+        "x_device_id": session.device_id * 2,
+        "message": name,
+        "x_session_id": session.session_id,
+        "x_episode_title": video.title,
+        "x_device_info": IOS_DEVICES[int(session.device_id[0], 16) % len(IOS_DEVICES)],
+    }
+    if rng.random() < 0.05:  # the app's other key order: video length and watched time first
+        fields = {"x_video_length": str(video.length), "x_duration_watched": "41", **fields}
+    return fields
+
+
+def _android_fields(session: Session, event: Event, rng: random.Random) -> dict[str, str]:
+    video = session.video
+    os_name, model = ANDROID_DEVICES[int(session.device_id[0], 16) % len(ANDROID_DEVICES)]
+    return {
+        "x_client_id": session.device_id,
+        "severity": "Information",
+        "x_tpmid": video.tpmid,
+        "component": "kids-player",
+        "x_android_os": os_name,
+        "x_program_title": video.program,
+        "x_device_model": model,
+        "x_video_location": f"{event.location:g}",
+        "x_tracking_id": session.tracking_id,
+        "message": APP_EVENT_NAMES.get(event.event_type, "Playback event"),
+        "x_session_id": session.session_id.lower(),
+        "x_episode_title": video.title,
+        **event.extra,
+        "event_type": event.event_type,
+    }
+
+
+def _portal_fields(session: Session, event: Event, rng: random.Random) -> dict[str, str]:
     video = session.video
     fields = {
         "x_client_id": session.device_id,
@@ -233,28 +365,79 @@ def _fields(session: Session, event: Event, rng: random.Random) -> dict[str, str
         fields.pop("x_tracking_id" if noise < 0.002 else "x_tpmid")  # keyless
     elif noise < 0.006:
         fields["x_episode_title"] = ""  # the empty quoted value the original mis-tokenised
-    return fields
+    elif noise < 0.011:
+        fields["x_stream_size"] = fields["x_bandwidth"] = ""  # bare empty values (`x_stream_size= `)
+    if session.app == "roku":  # source_tag first and again last; an unknown bare key
+        return {"source_tag": "ga-roku", **fields, "z": "1"}
+    order = rng.random()  # the portal's three key orders (event type last, first, or mid-line)
+    if order < 0.3:
+        first = ("event_type", "component", "x_useragent", "x_tracking_id", "x_session_id")
+        fields = {**{k: fields[k] for k in first if k in fields}, **fields}
+    elif order < 0.4:
+        fields = dict(sorted(fields.items()))
+    return {"severity": "Information", **fields, "message": "Video event"}
 
 
-def text_line(when: datetime, fields: dict[str, str], session: Session) -> str:
+SOURCES = {"ios": "cove-mobile-kids-ios", "android": "kids-android", "roku": "ga-roku"}
+BARE_EMPTY = ("x_stream_size", "x_bandwidth")
+
+
+def _source(session: Session) -> str:
+    return SOURCES.get(session.app, session.source)
+
+
+def _ua(session: Session) -> str:
+    return f"{UA_FIELDS[USER_AGENTS.index(session.user_agent)]} {UA_TAIL}"
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """A moment of the day, formatted without datetime objects (strftime was a seventh of the time)."""
+
+    day: date
+    millis: int  # since midnight
+
+    @classmethod
+    def of(cls, day: date, seconds: float) -> Stamp:
+        return cls(day, round(seconds * 1000))
+
+    def text(self, date_time: str = " ", millis: str = ",") -> str:
+        seconds, ms = divmod(self.millis, 1000)
+        minutes, second = divmod(seconds, 60)
+        hour, minute = divmod(minutes, 60)
+        day = self.day + timedelta(days=hour // 24) if hour >= 24 else self.day
+        return f"{day.isoformat()}{date_time}{hour % 24:02d}:{minute:02d}:{second:02d}{millis}{ms:03d}"
+
+
+def text_line(when: Stamp, fields: dict[str, str], session: Session) -> str:
     """`YYYY-MM-DD HH:MM:SS,mmm - Goonhilly [INFO] k="v" k2=v2 ...` as release 0.3.0 reads it."""
-    stamp = when.strftime("%Y-%m-%d %H:%M:%S") + f",{when.microsecond // 1000:03d}"
+    stamp = when.text()
     pairs = [
-        f'{k}="{v}"' if (" " in v or not v or k == "component") else f"{k}={v}" for k, v in fields.items()
+        f"{k}={v}"
+        if (v and " " not in v and k != "component") or (not v and k in BARE_EMPTY)
+        else f'{k}="{v}"'
+        for k, v in fields.items()
     ]
-    pairs += [f"client_id={session.client_ip}", f"source_tag={session.source}", "ua_family=Chrome"]
+    pairs += [f"client_id={session.client_ip}", f"source_tag={_source(session)}", _ua(session)]
     return f"{stamp} - Goonhilly [INFO] {' '.join(pairs)}"
 
 
-def json_line(when: datetime, fields: dict[str, str], session: Session) -> str:
-    """A fluentd JSON record: time, remote (client IP), agent (user agent), path (/log/v1/<source>)."""
-    record = {
-        "time": when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z",
+def json_line(when: Stamp, fields: dict[str, str], session: Session, variant: float = 1.0) -> str:
+    """A fluentd JSON record: time, remote (client IP), agent (user agent), path (/log/v1/<source>).
+    `variant` below 1/3, 2/3, 1: numbers as JSON numbers, `", "` separators, an escaped quote."""
+    record: dict[str, object] = {
+        "time": when.text("T", ".") + "Z",
         "remote": session.client_ip,
         "agent": session.user_agent,
-        "path": f"/log/{session.source}/event",
+        "path": f"/log/{_source(session)}/event",
         **fields,
     }
+    if variant < 1 / 3 and "x_video_location" in record:
+        record["x_video_location"] = float(str(record["x_video_location"]))
+    elif variant < 2 / 3:
+        return json.dumps(record)
+    elif variant < 1 and "x_episode_title" in record:
+        record["x_episode_title"] = f'"{record["x_episode_title"]}"'
     return json.dumps(record, separators=(",", ":"))
 
 
@@ -267,20 +450,27 @@ def corrupt_line(rng: random.Random, good: str) -> str:
     return "not-a-date 12:00:00 - Goonhilly [INFO] " + good.rsplit("] ", 1)[-1][:80]
 
 
-def file_lines(day: date, seed: int, file_number: int, sessions: int, fmt: str) -> Iterator[str]:
+def file_lines(
+    day: date, seed: int, file_number: int, sessions: int, fmt: str, mix: LineMix = PUBLIC_SAMPLE
+) -> Iterator[str]:
     """All lines of one file, time-ordered like a server's log, for `sessions` sessions."""
     rng = random.Random(f"{seed}-{day.isoformat()}-{file_number}")
     videos = catalogue(seed)
-    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
     records = []
     for _ in range(sessions):
-        session = make_session(rng, videos)
+        session = make_session(rng, videos, mix=mix)
         records.extend((event.ts, index, session, event) for index, event in enumerate(session.events))
     records.sort(key=lambda r: (r[0], r[1]))
-    render = json_line if fmt == "json" else text_line
     for ts, _, session, event in records:
-        line = render(midnight + timedelta(seconds=ts), _fields(session, event, rng), session)
-        yield corrupt_line(rng, line) if rng.random() < 0.002 else line
+        when, fields = Stamp.of(day, ts), _fields(session, event, rng, mix)
+        if fmt == "json":
+            roll = rng.random()
+            line = json_line(
+                when, fields, session, roll / mix.json_variants if roll < mix.json_variants else 1.0
+            )
+        else:
+            line = text_line(when, fields, session)
+        yield corrupt_line(rng, line) if rng.random() < mix.corrupt else line
 
 
 def write_day(
@@ -293,6 +483,7 @@ def write_day(
     gzip_files: bool = False,
     formats: tuple[str, ...] = ("text", "json"),
     storage_options: dict | None = None,
+    mix: LineMix = PUBLIC_SAMPLE,
 ) -> list[str]:
     """Write about `lines` lines for `day` under `<root>/YYYY-MM-DD/`; returns the written paths.
 
@@ -307,23 +498,25 @@ def write_day(
         fmt = formats[number % len(formats)]
         suffix = ".log.gz" if gzip_files else ".log"
         path = f"{folder}/player-{number:03d}-{fmt}{suffix}"
-        data = "".join(f"{line}\n" for line in file_lines(day, seed, number, per_file, fmt)).encode()
-        if gzip_files:
-            data = gzip.compress(data, mtime=0)
+        data = "".join(f"{line}\n" for line in file_lines(day, seed, number, per_file, fmt, mix)).encode()
+        if gzip_files:  # ISA-L: a tenth of zlib's level-9 time (the demo's logs took seconds to gzip)
+            data = igzip.compress(data, compresslevel=2, mtime=0)
         with fs.open(path, "wb") as handle:
             handle.write(data)
         written.append(path if "://" not in root else f"{root.split('://')[0]}://{path}")
     return written
 
 
-def write_local_file(path: str, lines: int, day: date, *, seed: int = 7, fmt: str = "text") -> int:
+def write_local_file(
+    path: str, lines: int, day: date, *, seed: int = 7, fmt: str = "text", mix: LineMix = PUBLIC_SAMPLE
+) -> int:
     """Stream about `lines` lines to one local file in 500k-line pieces (bounded memory); returns lines."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     written, number = 0, 0
     with open(path, "w", encoding="utf-8") as handle:
         while written < lines:
             sessions = max(1, min(500_000, lines - written) // EVENTS_PER_SESSION)
-            block = [f"{line}\n" for line in file_lines(day, seed, number, sessions, fmt)]
+            block = [f"{line}\n" for line in file_lines(day, seed, number, sessions, fmt, mix)]
             handle.writelines(block)
             written += len(block)
             number += 1

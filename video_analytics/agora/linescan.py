@@ -9,12 +9,16 @@ is missing and `available()` is false: the engine then parses every line with po
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
 
 import polars as pl
-import pyarrow as pa
 
 from video_analytics.agora import transforms
 from video_analytics.agora.client import UTF8_REPLACED, lines_frame
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 try:
     from video_analytics.agora import _linescan
@@ -66,34 +70,62 @@ class ScannedBlock:
     keys: pl.Series  # the block's stream keys
     attributes: pl.DataFrame  # attribute rows (`transforms.ATTRIBUTE_ROW_COLUMNS`)
     slow: SlowLines  # the lines left to the polars parser
+    keyless: pl.Series  # numbers (`seq`) of the lines read but lacking x_tracking_id or x_tpmid
 
     def placed(self, url: str, first_line: int, seq: int) -> ScannedBlock:
         """Sequence numbers from `seq`, handed-back lines of file `url` numbered from `first_line`."""
         shift = pl.col("seq") + seq
         slow = SlowLines(url, first_line - seq, self.slow.seq + seq, self.slow.text)
         events, attributes = self.events.with_columns(shift), self.attributes.with_columns(shift)
-        return ScannedBlock(self.lines, events, self.keys, attributes, slow)
+        return ScannedBlock(self.lines, events, self.keys, attributes, slow, self.keyless + seq)
+
+    def keyless_rejects(self, url: str, first_line: int, seq: int, day: date) -> pl.DataFrame:
+        """`transforms.rejects_frame` rows of the keyless lines of a `placed` block: file, line number,
+        reason, and no text (`transforms.rejects_frame` keeps none for keyless lines either)."""
+        return pl.DataFrame(
+            {
+                "date": pl.repeat(day, self.keyless.len(), eager=True, dtype=pl.Date),
+                "file": pl.repeat(url, self.keyless.len(), eager=True, dtype=pl.String),
+                "line_number": self.keyless + (first_line - seq),
+                "reason": pl.repeat(transforms.KEYLESS_REASON, self.keyless.len(), eager=True),
+                "line": pl.repeat(None, self.keyless.len(), eager=True, dtype=pl.String),
+            },
+            schema=transforms.REJECT_SCHEMA,
+        )
+
+
+def _arrow():
+    """pyarrow, loaded with the first scanned block: every process imports the definitions (and this
+    module), few read logs, and pyarrow's import costs 0.2 CPU-s."""
+    import pyarrow
+
+    return pyarrow
 
 
 def _strings(buffers: tuple[bytes, bytes, bytes], rows: int) -> pa.Array:
+    pa = _arrow()
     return pa.Array.from_buffers(pa.string(), rows, [pa.py_buffer(b) for b in buffers])
 
 
 def _distinct(buffers: tuple[bytes, bytes]) -> pa.Array:
     """The distinct strings of the block, by number (stream keys, event types)."""
+    pa = _arrow()
     rows = len(buffers[0]) // 4 - 1  # offsets: one more than strings
     return pa.Array.from_buffers(pa.string(), rows, [None, *map(pa.py_buffer, buffers)])
 
 
 def _fixed(buffers: tuple[bytes, bytes], kind: pa.DataType, rows: int) -> pa.Array:
+    pa = _arrow()
     return pa.Array.from_buffers(kind, rows, [pa.py_buffer(b) for b in buffers])
 
 
 def _flags(bits: bytes, rows: int) -> pa.Array:
+    pa = _arrow()
     return pa.Array.from_buffers(pa.bool_(), rows, [None, pa.py_buffer(bits)])
 
 
 def _events(raw: dict) -> pl.DataFrame:
+    pa = _arrow()
     rows, columns = raw["events"], raw["event_columns"]
     # event types as a dictionary: a Categorical without hashing every event's text
     types = pa.DictionaryArray.from_arrays(
@@ -125,6 +157,7 @@ def _events(raw: dict) -> pl.DataFrame:
 
 
 def _attributes(raw: dict) -> pl.DataFrame:
+    pa = _arrow()
     columns = raw["attribute_columns"]
     rows = len(columns["line"][1]) // 4
     described = columns["described"]
@@ -141,9 +174,17 @@ def _attributes(raw: dict) -> pl.DataFrame:
 
 
 def _slow(raw: dict) -> SlowLines:
+    pa = _arrow()
     _, index = raw["slow_lines"]
     seq = pa.Array.from_buffers(pa.uint32(), len(index) // 4, [None, pa.py_buffer(index)])
     return SlowLines("", 0, pl.Series("seq", seq).cast(pl.Int64), memoryview(raw["slow_text"]))
+
+
+def _keyless(raw: dict) -> pl.Series:
+    pa = _arrow()
+    _, index = raw["keyless_lines"]
+    seq = pa.Array.from_buffers(pa.uint32(), len(index) // 4, [None, pa.py_buffer(index)])
+    return pl.Series("seq", seq).cast(pl.Int64)
 
 
 def scan(chunk: bytes | memoryview) -> ScannedBlock:
@@ -151,4 +192,4 @@ def scan(chunk: bytes | memoryview) -> ScannedBlock:
     outside the GIL: blocks are scanned in parallel threads."""
     raw = _linescan.scan(chunk)
     keys = pl.Series("key", _distinct(raw["keys"]))
-    return ScannedBlock(raw["lines"], _events(raw), keys, _attributes(raw), _slow(raw))
+    return ScannedBlock(raw["lines"], _events(raw), keys, _attributes(raw), _slow(raw), _keyless(raw))

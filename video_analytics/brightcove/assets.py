@@ -14,7 +14,14 @@ from pydantic import Field
 from video_analytics.brightcove import transforms
 from video_analytics.brightcove.client import BrightcoveClient
 from video_analytics.brightcove.resources import BrightcoveResource
-from video_analytics.checks import references_check, unique_check, within_check
+from video_analytics.checks import (
+    checks_per_day,
+    per_day,
+    references_check,
+    rows_of_day,
+    unique_check,
+    within_check,
+)
 from video_analytics.partitions import daily_partitions, partition_days, trailing_days_request
 
 GROUP = "brightcove"
@@ -171,7 +178,7 @@ DAILY_CHECKS = [
     pool="brightcove",
     partitions_def=daily_partitions(),
     backfill_policy=dg.BackfillPolicy.single_run(),
-    check_specs=DAILY_CHECKS,
+    check_specs=per_day(DAILY_CHECKS),
     description="One row per account, video and day with every column of the runbook's daily CSV.",
 )
 def daily_video_metrics(
@@ -179,7 +186,7 @@ def daily_video_metrics(
     config: DailyMetricsConfig,
     brightcove: BrightcoveResource,
     cms_videos: pl.DataFrame,
-) -> Iterator[dg.Output | dg.AssetCheckResult]:
+) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
     days = partition_days(context)
     generated_on = datetime.now(UTC)
     context.log.info(f"daily_video_metrics: {days[0]}..{days[-1]} for {len(brightcove.accounts)} accounts")
@@ -198,7 +205,6 @@ def daily_video_metrics(
         )
 
     frame, counters = per_account(brightcove, context, fetch)
-    yield from daily_checks(frame, cms_videos)
     yield dg.Output(
         frame,
         metadata={
@@ -207,6 +213,7 @@ def daily_video_metrics(
             "videos": frame["video_id"].n_unique() if frame.height else 0,
         },
     )
+    yield from checks_per_day(context, lambda day: daily_checks(rows_of_day(frame, "date", day), cms_videos))
 
 
 def daily_checks(frame: pl.DataFrame, cms: pl.DataFrame) -> Iterator[dg.AssetCheckResult]:

@@ -16,7 +16,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from video_analytics.checks import unique_check, within_check
+from video_analytics.checks import checks_per_day, per_day, rows_of_day, unique_check, within_check
 from video_analytics.partitions import daily_partitions, partition_days, previous_day
 from video_analytics.policies import when_upstream_lands
 from video_analytics.tmdb import transforms
@@ -132,13 +132,13 @@ SNAPSHOT_CHECKS = [
     partitions_def=daily_partitions(),
     backfill_policy=dg.BackfillPolicy.single_run(),
     metadata={"partition_column": "snapshot_date"},
-    check_specs=SNAPSHOT_CHECKS,
+    check_specs=per_day(SNAPSHOT_CHECKS),
     description="Per day: popularity, vote_count and vote_average of the ranked movies and of every "
     "movie the changes feed reports. Past days can be replayed only in the sandbox.",
 )
 def tmdb_snapshots(
     context: dg.AssetExecutionContext, config: SnapshotsConfig, tmdb: TMDBResource, tmdb_movies: pl.DataFrame
-) -> Iterator[dg.Output | dg.AssetCheckResult]:
+) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
     days = partition_days(context)
     clocks = [tmdb.as_of(day) for day in days]  # fails before any request if the API cannot serve a day
     tracked = set(tmdb_movies["movie_id"].to_list())
@@ -151,11 +151,11 @@ def tmdb_snapshots(
             frames.append(frame)
         counters = client.counters
     frame = pl.concat(frames)
-    yield from snapshot_checks(frame)
     yield dg.Output(
         frame,
         metadata={**counters, "movies": frame["movie_id"].n_unique(), "total_votes_last_day": _votes(frame)},
     )
+    yield from checks_per_day(context, lambda day: snapshot_checks(rows_of_day(frame, "snapshot_date", day)))
 
 
 def _votes(frame: pl.DataFrame) -> int:
@@ -188,7 +188,7 @@ METRIC_CHECKS = [
     partitions_def=daily_partitions(),
     backfill_policy=dg.BackfillPolicy.single_run(),
     metadata={"partition_column": "snapshot_date"},
-    check_specs=METRIC_CHECKS,
+    check_specs=per_day(METRIC_CHECKS),
     automation_condition=when_upstream_lands(all_inputs_required=False),
     ins={
         "tmdb_snapshots": dg.AssetIn(
@@ -204,7 +204,7 @@ METRIC_CHECKS = [
 )
 def tmdb_movie_metrics(
     context: dg.AssetExecutionContext, config: MetricsConfig, tmdb_snapshots: pl.DataFrame
-) -> Iterator[dg.Output | dg.AssetCheckResult]:
+) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
     days = partition_days(context)
     present = (
         set(tmdb_snapshots["snapshot_date"].to_list()) if "snapshot_date" in tmdb_snapshots.columns else set()
@@ -222,7 +222,6 @@ def tmdb_movie_metrics(
         f"{tmdb_snapshots.height} snapshot rows; "
         f"{frame['viral_coefficient'].null_count()} without a 7-day lag"
     )
-    yield from metric_checks(frame)
     viral = frame.filter(pl.col("virality_category").is_in(["Extremely Viral", "Highly Viral"]))
     yield dg.Output(
         frame,
@@ -232,6 +231,7 @@ def tmdb_movie_metrics(
             "rows_with_viral_coefficient": frame.height - frame["viral_coefficient"].null_count(),
         },
     )
+    yield from checks_per_day(context, lambda day: metric_checks(rows_of_day(frame, "snapshot_date", day)))
 
 
 def metric_checks(frame: pl.DataFrame) -> Iterator[dg.AssetCheckResult]:

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from video_analytics.demo_steps import DemoStep
-from video_analytics.settings import Settings
+from video_analytics.settings import Settings, SettingsError
 from video_analytics.storage.targets import io_manager_for, storage_kind, with_storage_kind
 from video_analytics.tmdb import assets
 from video_analytics.tmdb.resources import TMDBResource
@@ -69,7 +69,19 @@ def resource(settings: Settings) -> TMDBResource:
     else:
         credentials = {"api_key": dg.EnvVar("TMDB_API_KEY")}
     base_url = {"base_url": os.environ["TMDB_BASE_URL"]} if os.environ.get("TMDB_BASE_URL") else {}
-    return TMDBResource(**credentials, **base_url, sandbox_clock=settings.is_sandbox)
+    rate = os.environ.get("TMDB_REQUESTS_PER_SECOND", "").strip()  # the demo's faster sandbox
+    pace = {"rate_limit": _requests_per_second(rate)} if rate else {}
+    return TMDBResource(**credentials, **base_url, **pace, sandbox_clock=settings.is_sandbox)
+
+
+def _requests_per_second(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = 0.0
+    if rate <= 0:
+        raise SettingsError(f"TMDB_REQUESTS_PER_SECOND={text!r} is not a positive number (requests a second)")
+    return rate
 
 
 def build(settings: Settings) -> dg.Definitions:

@@ -240,9 +240,13 @@ class TMDBSimulator(BaseSimulator):
         super().__init__(seed=self.world.seed)
         self.knobs = TMDBKnobs()
         self._tokens = float(self.knobs.burst)
+        self.client_rate: float | None = None  # requests/s the sandbox tells the client, if not TMDB's
 
     def env(self, base_url: str) -> dict[str, str]:
-        return {"TMDB_BASE_URL": f"{base_url}/3", "TMDB_API_KEY": self.api_key}
+        env = {"TMDB_BASE_URL": f"{base_url}/3", "TMDB_API_KEY": self.api_key}
+        if self.client_rate is not None:
+            env["TMDB_REQUESTS_PER_SECOND"] = f"{self.client_rate:g}"
+        return env
 
     def routes(self) -> list[Route]:
         def api(endpoint: str, handler):
@@ -412,6 +416,15 @@ def _parse_date(raw: str, name: str) -> date:
         raise TMDBError(400, 23, f"Invalid date: {name} must be YYYY-MM-DD") from None
 
 
+#: The demo's TMDB answers 10x TMDB's rate: there the rate only costs waiting (59 s of a 144 s demo).
+#: The `test` scale keeps TMDB's 40/s, which the client's pacing tests rely on.
+DEMO_REQUESTS_PER_SECOND = 400.0
+
+
 def sandbox_simulator(sandbox) -> TMDBSimulator:
     """The sandbox's TMDB at the sandbox's scale, seed and today."""
-    return TMDBSimulator(TMDBWorld(today=sandbox.today, seed=sandbox.seed, scale=sandbox.scale))
+    simulator = TMDBSimulator(TMDBWorld(today=sandbox.today, seed=sandbox.seed, scale=sandbox.scale))
+    if sandbox.scale == "demo":
+        simulator.set_knobs({"max_rps": DEMO_REQUESTS_PER_SECOND, "burst": int(DEMO_REQUESTS_PER_SECOND)})
+        simulator.client_rate = DEMO_REQUESTS_PER_SECOND * 0.95  # as DEFAULT_RATE is to TMDB's 40/s
+    return simulator

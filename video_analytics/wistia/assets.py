@@ -7,12 +7,20 @@ which `definitions.build()` points at the Parquet lake, the Glue-catalogued S3 l
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import dagster as dg
 import polars as pl
 
-from video_analytics.checks import references_check, unique_check, within_check
+from video_analytics.checks import (
+    checks_per_day,
+    per_day,
+    references_check,
+    rows_of_day,
+    unique_check,
+    within_check,
+)
 from video_analytics.partitions import daily_partitions, partition_days, trailing_days_request
 from video_analytics.storage.parquet import LAKE_TABLE
 from video_analytics.wistia import transforms
@@ -98,11 +106,11 @@ ENGAGEMENT_CHECKS = [
     pool="wistia",
     partitions_def=daily_partitions(),
     backfill_policy=dg.BackfillPolicy.single_run(),
-    check_specs=ENGAGEMENT_CHECKS,
+    check_specs=per_day(ENGAGEMENT_CHECKS),
 )
 def wistia_engagements(
     context: dg.AssetExecutionContext, wistia: WistiaResource, wistia_dim_media: pl.DataFrame
-) -> Iterator[dg.Output | dg.AssetCheckResult]:
+) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
     """One `by_date` call per media covers a whole backfill: the history up to the run's last day."""
     days = partition_days(context)
     snapshot_day = datetime.now(UTC).date() - timedelta(days=1)
@@ -122,7 +130,6 @@ def wistia_engagements(
         pl.col("date").is_between(pl.lit(days[0].isoformat()), pl.lit(days[-1].isoformat()))
     )
     engagements = transforms.engagements_as_of(byday_all, days, snapshots, snapshot_day)
-    yield from engagement_checks(engagements, byday)
     yield dg.Output(
         byday,
         output_name="wistia_fact_engagements_byday",
@@ -132,6 +139,10 @@ def wistia_engagements(
         engagements,
         output_name="wistia_fact_engagements",
         metadata={"media": engagements["media_id"].n_unique(), "snapshot_day": str(snapshot_day)},
+    )
+    yield from checks_per_day(
+        context,
+        lambda day: engagement_checks(rows_of_day(engagements, "date", day), rows_of_day(byday, "date", day)),
     )
 
 
@@ -185,12 +196,12 @@ EVENT_CHECKS = [
     partitions_def=daily_partitions(),
     backfill_policy=dg.BackfillPolicy.single_run(),
     metadata={**table("fact_events"), "partition_column": "received_at"},
-    check_specs=EVENT_CHECKS,
+    check_specs=per_day(EVENT_CHECKS),
     description="Every viewing event, one row per event_key, partitioned by the day it was received.",
 )
 def wistia_fact_events(
     context: dg.AssetExecutionContext, wistia: WistiaResource, wistia_dim_media: pl.DataFrame
-) -> Iterator[dg.Output | dg.AssetCheckResult]:
+) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
     days = partition_days(context)
     oldest = datetime.now(UTC).date() - timedelta(days=RETENTION_DAYS)
     if days[0] < oldest:
@@ -202,7 +213,6 @@ def wistia_fact_events(
         frame = transforms.fact_events(client.events(days[0], days[-1]))
         counters = client.counters()
     context.log.info(f"wistia_fact_events {days[0]}..{days[-1]}: {frame.height} events")
-    yield from event_checks(frame, wistia_dim_media)
     yield dg.Output(
         frame,
         metadata={
@@ -212,6 +222,8 @@ def wistia_fact_events(
             "visitors": frame["visitor_key"].n_unique(),
         },
     )
+    day_rows = partial(rows_of_day, frame, "received_at")
+    yield from checks_per_day(context, lambda day: event_checks(day_rows(day), wistia_dim_media))
 
 
 def event_checks(frame: pl.DataFrame, media: pl.DataFrame) -> Iterator[dg.AssetCheckResult]:

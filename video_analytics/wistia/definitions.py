@@ -8,9 +8,7 @@ import dagster as dg
 
 from video_analytics.demo_steps import DemoStep
 from video_analytics.settings import Settings, env_number
-from video_analytics.storage.glue import GlueCatalogedParquetIOManager
 from video_analytics.storage.parquet import ParquetLakeIOManager
-from video_analytics.storage.redshift import redshift_io_manager_from_env
 from video_analytics.storage.targets import storage_kind, with_storage_kind
 from video_analytics.wistia import assets
 from video_analytics.wistia.resources import WistiaResource
@@ -42,11 +40,16 @@ def resource() -> WistiaResource:
 
 
 def io_manager(settings: Settings) -> dg.ConfigurableIOManager:
-    """Native Redshift tables, the Glue-catalogued S3 lake, or the plain lake, in that order."""
+    """Native Redshift tables, the Glue-catalogued S3 lake, or the plain lake, in that order. The
+    Redshift and Glue modules (dagster_aws, boto3: seconds of import) load only when configured."""
     if settings.storage_for("wistia")[0] == "redshift":
+        from video_analytics.storage.redshift import redshift_io_manager_from_env
+
         return redshift_io_manager_from_env(os.environ.get("WISTIA_REDSHIFT_SCHEMA", DEFAULT_REDSHIFT_SCHEMA))
     database = os.environ.get("WISTIA_GLUE_DATABASE", "").strip()
     if settings.lake_root.startswith(("s3://", "s3a://")) and database:
+        from video_analytics.storage.glue import GlueCatalogedParquetIOManager
+
         return GlueCatalogedParquetIOManager(
             root=settings.lake_root,
             database=database,

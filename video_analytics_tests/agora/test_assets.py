@@ -67,7 +67,7 @@ def test_two_days_end_to_end_and_rerun_replaces_exactly(log_root, tmp_path):
     meta = metadata(result, "agora_session_stats")
     # the original's counters add up and match the tables
     assert meta["total_events"] == meta["valid_events"] + meta["keyless_events"] + meta["unparsable_events"]
-    assert meta["total_streams"] == sessions.height > 500
+    assert meta["total_streams"] == sessions.height > 200  # 27% of 12,000 lines keyed, ~11 a stream
     assert rejects.height == meta["total_events"] - meta["valid_events"] + meta["bad_data_events"] > 0
     assert set(rejects["reason"]) >= {"keyless", "bad_timestamp", "bad_buffering_length"}
     assert sorted(set(sessions["date"])) == list(DAYS)
@@ -124,9 +124,11 @@ def test_missing_day_fails_clearly_unless_allowed(log_root, tmp_path):
     result = run(str(log_root), tmp_path, "2024-03-03", "2024-03-03", raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "no log files under" in str(failure.event_specific_data.error) and "2024-03-03" in str(
-        failure.event_specific_data.error
-    )
+    message = str(failure.event_specific_data.error)
+    assert f"no log files for 1 day(s): 2024-03-03 under {log_root}/YYYY-MM-DD/ (AGORA_LOG_ROOT)" in message
+    # where to act: the run config path and the place in the UI
+    assert "ops.agora_session_stats.config.allow_missing_days" in message
+    assert "asset agora_session_stats > the arrow beside Materialize > Open launchpad" in message
     allowed = run(str(log_root), tmp_path, "2024-03-03", "2024-03-03", config={"allow_missing_days": True})
     assert allowed.success
     assert pl.read_parquet(tmp_path / "agora_session_stats/date=2024-03-03/part-0.parquet").height == 0
@@ -181,7 +183,7 @@ def test_reads_from_s3(s3_endpoint, s3_bucket, tmp_path):
     write_day(str(tmp_path / "local"), DAYS[0], 3_000, files=2, gzip_files=True)
     from_s3 = analyse_day(LogReader(root, options), DAYS[0])
     local = analyse_day(LogReader(str(tmp_path / "local")), DAYS[0])
-    assert from_s3.sessions.height > 100
+    assert from_s3.sessions.height > 50  # 3,000 lines, 27% of them keyed (the public sample's mix)
     assert_frame_equal(from_s3.sessions, local.sessions)
     assert from_s3.rejects["file"][0].startswith(f"s3://{s3_bucket}/player-logs/2024-03-01/")
     result = run(root, tmp_path / "lake", "2024-03-01", "2024-03-01", storage_options=options)

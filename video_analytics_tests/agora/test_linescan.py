@@ -111,10 +111,13 @@ def assert_same_answers(lines: list[str]) -> int:
     handed_back = linescan.slow_lines_frame([scanned.placed("t.log", 1, 0).slow])
     assert handed_back["line_number"].to_list() == [i + 1 for i in slow]
     assert scanned.lines == parsed.height == len(lines)
-    assert sorted([*fast, *slow]) == list(range(len(lines)))
+    keyless = scanned.keyless
+    assert sorted([*fast, *slow, *keyless]) == list(range(len(lines)))
     assert handed_back["line"].to_list() == [parsed.sort("seq")["line"][i] for i in slow]
-    # scanned lines are valid events: rejects are left to polars
+    # scanned lines are valid events, keyless lines the parser's keyless rejects; others left to polars
     assert parsed.filter(pl.col("seq").is_in(fast.implode()))["reject_reason"].null_count() == fast.len()
+    reasons = parsed.filter(pl.col("seq").is_in(keyless.implode()))["reject_reason"]
+    assert reasons.to_list() == [transforms.KEYLESS_REASON] * keyless.len()
     expected = transforms.events_frame(transforms.keyed_frame(parsed).lazy()).collect()
     expected = expected.filter(pl.col("seq").is_in(fast.implode()))
     # events number their streams into the block's keys, distinct and in order of appearance
@@ -241,4 +244,6 @@ def test_a_day_through_the_scanner_equals_the_polars_parser(tmp_path, monkeypatc
     assert native.counters() == polars_only.counters()
     assert native.counters()["unparsable_events"] > 0
     assert_frame_equal(native.sessions.sort("key"), polars_only.sessions.sort("key"))
-    assert_frame_equal(native.rejects, polars_only.rejects)
+    # keyless rejects come with their block, the others with their batch: the same rows
+    in_file_order = ["file", "line_number"]
+    assert_frame_equal(native.rejects.sort(in_file_order), polars_only.rejects.sort(in_file_order))

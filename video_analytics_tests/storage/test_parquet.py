@@ -318,3 +318,14 @@ def test_s3_endpoint_from_env(s3_endpoint: str, s3_bucket: str, monkeypatch: pyt
     frame = rows(["2024-01-01"]).with_columns(pl.lit(datetime(2024, 1, 1)).alias("loaded_at"))
     write_frame_atomic(lake_path(root, ["t"], None), frame)
     assert read_table(root, "t").equals(frame)
+
+
+def test_split_of_a_single_day_is_the_frame_itself() -> None:
+    """One day's frame is written as it is (no per-row date formatting, no copy), others get nothing."""
+    from video_analytics.storage.parquet import split_by_partition
+
+    frame = pl.DataFrame({"date": [date(2024, 1, 2)] * 3, "v": [1, 2, 3]})
+    files = split_by_partition(frame, "date", ["2024-01-02", "2024-01-03"])
+    assert files["2024-01-02"] is frame and files["2024-01-03"].height == 0
+    with pytest.raises(ValueError, match="rows dated 2024-01-02 fall outside"):
+        split_by_partition(frame, "date", ["2024-01-03"])

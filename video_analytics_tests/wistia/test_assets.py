@@ -101,7 +101,11 @@ def test_fact_engagements_are_the_cumulative_stats_and_the_live_snapshot_for_yes
 def test_checks_pass_on_good_data(backfill):
     _, result, _ = backfill
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 8
+    # the two dimensions' checks once; the six checks of the daily facts once per day of the backfill
+    assert len([e for e in evaluations if e.partition is None]) == 2
+    days = {(START + timedelta(days=d)).isoformat() for d in range(30)}
+    per_day = [e for e in evaluations if e.partition is not None]
+    assert {e.partition for e in per_day} == days and len(per_day) == 6 * 30
     assert all(e.passed for e in evaluations), [e.check_name for e in evaluations if not e.passed]
 
 

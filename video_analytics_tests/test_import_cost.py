@@ -1,0 +1,39 @@
+"""What a process imports: only the storage it is configured for, and no Dagster in the Agora reader.
+
+Each case runs in a fresh interpreter (the test process has imported everything already)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+HEAVY_STORAGE = ("boto3", "dagster_aws", "google.cloud.bigquery", "psycopg2")
+
+
+def imported_after(statement: str, env: dict[str, str] | None = None) -> set[str]:
+    code = f"import sys, json\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
+    environment = {**os.environ, **(env or {})}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=environment
+    )
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_definitions_on_the_lake_import_no_warehouse_clients(tmp_path):
+    env = {"VIDEO_ANALYTICS_STORAGE": "parquet", "VIDEO_ANALYTICS_DATA_DIR": str(tmp_path)}
+    modules = imported_after("import video_analytics.definitions", env)
+    assert "video_analytics.definitions" in modules
+    assert not modules & set(HEAVY_STORAGE), "a warehouse client is imported for a Parquet lake"
+
+
+def test_agora_reader_engine_and_generator_import_no_dagster():
+    agora = (
+        "video_analytics.agora.engine",
+        "video_analytics.agora.client",
+        "video_analytics.agora.generator",
+    )
+    modules = imported_after("\n".join(f"import {module}" for module in agora))
+    assert set(agora) <= modules
+    assert "dagster" not in modules
