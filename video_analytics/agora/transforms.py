@@ -3,7 +3,7 @@
 No I/O here; `engine.py` feeds these functions chunk by chunk. Every function is a vectorised polars
 expression over a whole chunk: there is no Python code per line.
 
-Where we deliberately differ from the original (pbs/agora-proc, see README section "Agora"):
+Where we deliberately differ from the original (pbs/agora-proc, see docs/sources/agora.md):
 
 * timestamps keep their milliseconds (the original dropped them), so durations are fractional
   seconds and events at the same second are ordered by time, then by file and line number;
