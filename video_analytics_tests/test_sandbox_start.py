@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 
@@ -16,6 +16,7 @@ from video_analytics.sandbox_start import (
     sandbox_start_env,
 )
 from video_analytics.settings import Settings
+from video_analytics.tmdb import definitions as tmdb
 
 
 def first_days(defs: dg.Definitions) -> dict[str, str]:
@@ -42,7 +43,7 @@ def test_build_definitions_uses_the_start_date_it_is_given():
     )
     assert "agora_session_stats:unique_stream_per_day" in moved
     assert set(moved.values()) == {"2026-11-01"}
-    production = first_days(build_definitions(Settings(profile="production")))
+    production = first_days(build_definitions(Settings(profile="production", secrets_check="run")))
     assert production.keys() == moved.keys() and set(production.values()) == {"2023-01-01"}
 
 
@@ -65,12 +66,13 @@ def test_the_demo_records_its_first_day_and_the_ui_starts_there(tmp_path, monkey
     monkeypatch.setenv("VIDEO_ANALYTICS_START_DATE", "2000-01-01")  # so that monkeypatch restores it,
     monkeypatch.delenv("VIDEO_ANALYTICS_START_DATE")  # then unset: the demo sets it
     use_demo_start_date(date(2026, 11, 25))
-    # TMDB's demo loads a week of snapshots before the demo's first day: that is where the data starts
-    assert Settings.from_env().start_date == "2026-11-18"
+    # TMDB's demo loads snapshots before the demo's first day: that is where the data starts
+    assert Settings.from_env().start_date == str(date(2026, 11, 25) - timedelta(days=tmdb.DEMO_HISTORY_DAYS))
 
 
 def test_a_production_deployment_keeps_its_configured_start(tmp_path, monkeypatch):
     monkeypatch.setenv("VIDEO_ANALYTICS_PROFILE", "production")
+    monkeypatch.setenv("VIDEO_ANALYTICS_SECRETS_CHECK", "run")  # no credentials in this test
     monkeypatch.setenv("VIDEO_ANALYTICS_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("VIDEO_ANALYTICS_START_DATE", "2024-06-01")
     use_demo_start_date(date(2026, 11, 25))

@@ -50,7 +50,7 @@ def test_scanner_runs_on_the_threads_asked_and_the_result_does_not_depend_on_the
     one = engine.analyse_day(LogReader(log_root, block_bytes=64 * 1024), DAY, scan_threads=1)
     default = engine.analyse_day(LogReader(log_root, block_bytes=64 * 1024), DAY)
     assert asked == [1, 3]
-    assert one.sessions.height > 1000
+    assert one.sessions.height > 400  # 20k lines of the realistic mix (73% keyless) hold ~480 streams
     assert_frame_equal(one.sessions, default.sessions)
     assert one.counters() == default.counters()
 

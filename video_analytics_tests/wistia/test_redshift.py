@@ -1,7 +1,8 @@
 """The native Redshift loader against PostgreSQL 15 (Redshift's wire-compatible stand-in).
 
-What differs on a real cluster is in the loader's docstring and docs/sources/wistia.md: SUPER + JSON_PARSE instead
-of JSONB, VARCHAR(65535) instead of TEXT, and DELETE (never TRUNCATE) inside the transaction.
+What differs on a real cluster is in the loader's docstring and docs/sources/wistia.md: SUPER +
+JSON_PARSE instead of JSONB, VARCHAR(65535) instead of TEXT, and DELETE (never TRUNCATE) inside the
+transaction.
 """
 
 from __future__ import annotations
