@@ -101,6 +101,10 @@ def test_backfill_on_celery_workers_survives_a_killed_worker(
             cluster.start_worker(name)
         cluster.wait_until_ready()
         finish(cluster, [cluster.materialize("wistia_dim_media")])
+        # as docs/deployment.md says: set each pool's limit once, before runs start side by side
+        # (on a fresh PostgreSQL instance, runs starting together race to create a pool's row)
+        for pool in ("agora", "wistia"):
+            dg.DagsterInstance.get().event_log_storage.set_concurrency_slots(pool, 2)
         runs = [cluster.materialize(WISTIA_PARTITIONED, partition_range=f"{WISTIA_FIRST}...{WISTIA_LAST}")]
         runs += [cluster.materialize(AGORA_SELECTION, partition=day.isoformat()) for day in AGORA_DAYS]
 
