@@ -127,19 +127,29 @@ HOURLY_CHECKS = [
 ]
 
 
-@dg.asset(
-    key=HOURLY,
-    group_name=GROUP,
-    kinds={"dailymotion", "polars"},
-    tags=TAGS,
-    pool="dailymotion",
-    partitions_def=daily_partitions(),
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    io_manager_key=IO_MANAGER_KEY,
-    metadata={"partition_column": "day", "bigquery_required": ["day", "hour"]},
-    output_required=False,
-    deps=[REQUESTS],
-    description="One row per hour (UTC) and report dimensions, from DailyMotion partner reports. "
+def report_asset(key: dg.AssetKey, required: list[str], description: str):
+    """An asset a sensor-driven DailyMotion report fills: daily, one run per report, asked for through
+    `dm_report_requests`, written only when its report has finished (`output_required=False`)."""
+    return dg.asset(
+        key=key,
+        group_name=GROUP,
+        kinds={"dailymotion", "polars"},
+        tags=TAGS,
+        pool="dailymotion",
+        partitions_def=daily_partitions(),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        io_manager_key=IO_MANAGER_KEY,
+        metadata={"partition_column": "day", "bigquery_required": required},
+        output_required=False,
+        deps=[REQUESTS],
+        description=description,
+    )
+
+
+@report_asset(
+    HOURLY,
+    ["day", "hour"],
+    "One row per hour (UTC) and report dimensions, from DailyMotion partner reports. "
     "Filled by dailymotion_reports_sensor; materializing it yourself asks the sensor for those days.",
 )
 def dm_hourly_reports(

@@ -18,35 +18,23 @@ from video_analytics.dailymotion.assets import (
     EARNINGS,
     EARNINGS_FLOW,
     EARNINGS_SENSOR_NAME,
-    GROUP,
-    IO_MANAGER_KEY,
-    REQUESTS,
-    TAGS,
     ReportRunConfig,
     _download,
     _report_lineage,
     _report_links,
     evaluate,
     record_request,
+    report_asset,
 )
 from video_analytics.dailymotion.resources import DailyMotionResource
-from video_analytics.partitions import daily_partitions, partition_days
+from video_analytics.partitions import partition_days
 from video_analytics.settings import Settings
 
 
-@dg.asset(
-    key=EARNINGS,
-    group_name=GROUP,
-    kinds={"dailymotion", "polars"},
-    tags=TAGS,
-    pool="dailymotion",
-    partitions_def=daily_partitions(),
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    io_manager_key=IO_MANAGER_KEY,
-    metadata={"partition_column": "day", "bigquery_required": ["day", "video_id"]},
-    output_required=False,
-    deps=[REQUESTS],
-    description="Estimated earnings (EUR) per day, video, page and device, from DailyMotion's daily "
+@report_asset(
+    EARNINGS,
+    ["day", "video_id"],
+    "Estimated earnings (EUR) per day, video, page and device, from DailyMotion's daily "
     f"earnings report. Filled by {EARNINGS_SENSOR_NAME}; materializing it yourself asks the sensor.",
 )
 def dm_daily_earnings(
