@@ -1,7 +1,7 @@
 """Agora assets: per-stream stats (+ rejects) from a day of player logs, and per-video daily QoE.
 
-The asset bodies only wire the log reader to the engine and transforms; data rules live in
-`transforms.py`.
+The asset bodies only wire the log reader to the engine and the stages; data rules live in
+`parsing.py`, `stream_events.py`, `stream_walk.py` and `video_stats.py`.
 """
 
 from collections.abc import Iterator
@@ -11,7 +11,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from video_analytics.agora import custom_fields, engine, geoip, transforms
+from video_analytics.agora import custom_fields, engine, geoip, parsing, video_stats
 from video_analytics.agora.resources import AgoraLogsResource
 from video_analytics.checks import daily_check_spec, day_results, evaluations_after_materialization
 from video_analytics.hints import launchpad_hint
@@ -95,7 +95,7 @@ def agora_session_stats(
         results[day] = result
     empty = custom_fields.attach(engine.empty_sessions(), [], fields)
     sessions = add_geography(context, agora_logs, _stack([r.sessions for r in results.values()], empty))
-    rejects = _stack([r.rejects for r in results.values()], pl.DataFrame(schema=transforms.REJECT_SCHEMA))
+    rejects = _stack([r.rejects for r in results.values()], pl.DataFrame(schema=parsing.REJECT_SCHEMA))
     counters = _sum_counters(list(results.values()))
     watch_hours = float(sessions["watch_time"].sum() / 3600) if sessions.height else 0.0
     located = sessions.height - sessions["geo_country_code"].null_count()
@@ -257,7 +257,7 @@ PERCENT_COLUMNS = [
 def agora_video_daily_stats(
     context: dg.AssetExecutionContext, sessions: pl.DataFrame
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
-    frame = transforms.video_daily_stats(sessions) if sessions.height else _empty_video_stats()
+    frame = video_stats.video_daily_stats(sessions) if sessions.height else _empty_video_stats()
     context.log.info(f"agora_video_daily_stats: {frame.height} video-days from {sessions.height} streams")
     views = int(frame["views"].sum()) if frame.height else 0
     yield dg.Output(
@@ -290,7 +290,7 @@ def video_checks(frame: pl.DataFrame) -> Iterator[dg.AssetCheckResult]:
 
 
 def _empty_video_stats() -> pl.DataFrame:
-    return transforms.video_daily_stats(engine.empty_sessions()).clear()
+    return video_stats.video_daily_stats(engine.empty_sessions()).clear()
 
 
 @dg.schedule(

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import polars as pl
 import pyarrow as pa
 
-from video_analytics.agora import transforms
+from video_analytics.agora import parsing
 from video_analytics.agora.client import lines_frame
 
 try:
@@ -192,15 +192,15 @@ def _polars_values(keys: list[str]) -> list[pl.Expr]:
     is_json = line.str.starts_with("{")
     return [
         pl.when(is_json)
-        .then(transforms._json_value(line, key))
-        .otherwise(transforms._fast_text_value(line, key))
+        .then(parsing.json_value(line, key))
+        .otherwise(parsing.text_value(line, key))
         .alias(f"_v_{key}")
         for key in keys
     ]
 
 
 def keyed_partials(keyed: pl.DataFrame, fields: Sequence[CustomField]) -> pl.DataFrame | None:
-    """Partials of lines the polars parser keyed (`transforms.keyed_frame`: `key`, `seq`, `line`); only
+    """Partials of lines the polars parser keyed (`stream_events.keyed_frame`: `key`, `seq`, `line`); only
     the lines that carry one of the keys are read."""
     if not fields or keyed.height == 0:
         return None

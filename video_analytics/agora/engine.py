@@ -4,7 +4,7 @@ Two phases:
 
 1. every block of lines becomes compact typed events plus the few rows that decide each stream's
    descriptive attributes: the native scanner (`linescan`, one block per core at a time on threads) reads the
-   logger's usual lines, the polars parser (`transforms.parse_lines`) the lines it hands back, in
+   logger's usual lines, the polars parser (`parsing.parse_lines`) the lines it hands back, in
    batches, and every line when the scanner is not built. Rejects are kept with their reason. Days
    up to `IN_MEMORY_DAY_LINES` keep the events in memory; bigger days spill them to Parquet files
    hashed by stream key into buckets;
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import polars as pl
 
-from video_analytics.agora import custom_fields, linescan, transforms
+from video_analytics.agora import custom_fields, linescan, parsing, stream_events, stream_walk
 from video_analytics.agora.client import UTF8_REPLACED, EmptyDayError, LogReader
 
 #: Lines per aggregation bucket of a spilled day: the aggregation's transient memory grows with the
@@ -57,9 +57,9 @@ class DayResult:
 
     def counters(self) -> dict[str, int]:
         """The original's job counters (total, valid, keyless, unparsable), plus bad data."""
-        unparsable = sum(self.reasons[r] for r in transforms.UNPARSABLE_REASONS)
-        keyless = self.reasons[transforms.KEYLESS_REASON]
-        bad = self.reasons[transforms.BAD_DATA_REASON]
+        unparsable = sum(self.reasons[r] for r in parsing.UNPARSABLE_REASONS)
+        keyless = self.reasons[parsing.KEYLESS_REASON]
+        bad = self.reasons[parsing.BAD_DATA_REASON]
         return {
             "total_events": self.lines,
             "valid_events": self.lines - unparsable - keyless,
@@ -159,7 +159,7 @@ def compact(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def empty_sessions() -> pl.DataFrame:
-    return transforms.empty_sessions().select(pl.lit(None, pl.Date).alias("date"), pl.all())
+    return stream_walk.empty_sessions().select(pl.lit(None, pl.Date).alias("date"), pl.all())
 
 
 def estimated_lines(reader: LogReader, files: list[str]) -> int:
@@ -189,18 +189,18 @@ class _Parsed:
 
 def _parse(lines: pl.DataFrame, day: date, fields=()) -> _Parsed:
     """Lines (`file`, `line_number`, `line`, `seq`) through the polars parser (and `fields`, custom)."""
-    parsed = transforms.parse_lines(lines.lazy(), describe=False).collect()
-    keyed_rows = transforms.keyed_frame(parsed)
+    parsed = parsing.parse_lines(lines.lazy(), describe=False).collect()
+    keyed_rows = stream_events.keyed_frame(parsed)
     keyed = keyed_rows.lazy()
     events, attributes, rejects = pl.collect_all(
         [
-            transforms.events_frame(keyed),
-            transforms.attributes_frame(keyed),
-            transforms.rejects_frame(parsed.lazy(), pl.lit(day)),
+            stream_events.events_frame(keyed),
+            stream_events.attributes_frame(keyed),
+            parsing.rejects_frame(parsed.lazy(), pl.lit(day)),
         ]
     )
     # the text columns kept are views into the whole block's lines: copied out to free them
-    events, keys = transforms.local_streams(events)
+    events, keys = stream_events.local_streams(events)
     replaced = None
     if UTF8_REPLACED in lines.columns:
         replaced = lines.filter(UTF8_REPLACED).select("file", "line_number")
@@ -347,9 +347,9 @@ def analyse_day(
         finish = compact if buckets > 1 else (lambda frame: frame)
         sessions = []
         for events, keys, rows in store.groups():
-            attributes = transforms.stream_attributes(rows)
-            streams = transforms.number_streams(events, keys, attributes)
-            sessions.append(finish(transforms.session_stats(streams, attributes)))
+            attributes = stream_events.stream_attributes(rows)
+            streams = stream_events.number_streams(events, keys, attributes)
+            sessions.append(finish(stream_walk.session_stats(streams, attributes)))
     finally:
         store.close()
     if not sessions:
@@ -359,7 +359,7 @@ def analyse_day(
         # their first line within each bucket, and buckets in a fixed order: the output is deterministic)
         frame = pl.concat(sessions, rechunk=False).select(pl.lit(day).alias("date"), pl.all())
     frame = custom_fields.attach(frame, partials, fields)
-    reject_frame = pl.concat(rejects) if rejects else pl.DataFrame(schema=transforms.REJECT_SCHEMA)
+    reject_frame = pl.concat(rejects) if rejects else pl.DataFrame(schema=parsing.REJECT_SCHEMA)
     utf8 = pl.concat(replaced) if replaced else pl.DataFrame(schema=REPLACED_SCHEMA)
     if utf8.height:
         first = utf8.row(0, named=True)

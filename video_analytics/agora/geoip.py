@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import maxminddb
 import polars as pl
 
-from video_analytics.agora.transforms import GEO_SCHEMA
+from video_analytics.agora.stream_walk import GEO_SCHEMA
 
 LANGUAGE = "en"
 

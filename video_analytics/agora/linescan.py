@@ -1,7 +1,7 @@
 """The native line scanner (`_linescan.c`) as polars frames, and its merge with the polars parser.
 
 The scanner reads the logger's usual text lines in one pass (no regex per key) and hands back the
-others ("slow" lines: JSON, odd timestamps, rejects, non-ASCII, ...) for `transforms.parse_lines`, so
+others ("slow" lines: JSON, odd timestamps, rejects, non-ASCII, ...) for `parsing.parse_lines`, so
 every line still gets the general parser's answer. Without a C compiler at install time the module
 is missing and `available()` is false: the engine then parses every line with polars.
 """
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from video_analytics.agora import transforms
+from video_analytics.agora import parsing
 from video_analytics.agora.client import UTF8_REPLACED, lines_frame
 
 if TYPE_CHECKING:
@@ -66,9 +66,9 @@ class ScannedBlock:
     """One block, numbered from its first line (`seq` 0); `placed` numbers it within the day."""
 
     lines: int
-    events: pl.DataFrame  # `transforms.events_frame` rows of the scanned lines, `stream` a row of `keys`
+    events: pl.DataFrame  # `stream_events.events_frame` rows of the scanned lines, `stream` a row of `keys`
     keys: pl.Series  # the block's stream keys
-    attributes: pl.DataFrame  # attribute rows (`transforms.ATTRIBUTE_ROW_COLUMNS`)
+    attributes: pl.DataFrame  # attribute rows (`stream_events.ATTRIBUTE_ROW_COLUMNS`)
     slow: SlowLines  # the lines left to the polars parser
     keyless: pl.Series  # numbers (`seq`) of the lines read but lacking x_tracking_id or x_tpmid
 
@@ -80,17 +80,17 @@ class ScannedBlock:
         return ScannedBlock(self.lines, events, self.keys, attributes, slow, self.keyless + seq)
 
     def keyless_rejects(self, url: str, first_line: int, seq: int, day: date) -> pl.DataFrame:
-        """`transforms.rejects_frame` rows of the keyless lines of a `placed` block: file, line number,
-        reason, and no text (`transforms.rejects_frame` keeps none for keyless lines either)."""
+        """`parsing.rejects_frame` rows of the keyless lines of a `placed` block: file, line number,
+        reason, and no text (`parsing.rejects_frame` keeps none for keyless lines either)."""
         return pl.DataFrame(
             {
                 "date": pl.repeat(day, self.keyless.len(), eager=True, dtype=pl.Date),
                 "file": pl.repeat(url, self.keyless.len(), eager=True, dtype=pl.String),
                 "line_number": self.keyless + (first_line - seq),
-                "reason": pl.repeat(transforms.KEYLESS_REASON, self.keyless.len(), eager=True),
+                "reason": pl.repeat(parsing.KEYLESS_REASON, self.keyless.len(), eager=True),
                 "line": pl.repeat(None, self.keyless.len(), eager=True, dtype=pl.String),
             },
-            schema=transforms.REJECT_SCHEMA,
+            schema=parsing.REJECT_SCHEMA,
         )
 
 
@@ -166,7 +166,7 @@ def _attributes(raw: dict) -> pl.DataFrame:
             "seq": _fixed(columns["line"], pa.uint32(), rows),
             "key": _strings(columns["key"], rows),
             "tracking_id": _strings(columns["tracking_id"], rows),
-            **{name: _strings(described[name], rows) for name in transforms.DESCRIBING},
+            **{name: _strings(described[name], rows) for name in parsing.DESCRIBING},
             **{name: _strings(columns[name], rows) for name in ("media_id", "_tpmid_min", "_tpmid_max")},
         }
     )

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import polars as pl
 import pytest
 
-from video_analytics.agora import transforms
+from video_analytics.agora import parsing, stream_walk
 from video_analytics.agora.client import lines_frame
 
 T0 = datetime(2024, 3, 1, 12, 0, 0)
@@ -65,11 +65,11 @@ def parse(lines: list[str] | bytes) -> pl.DataFrame:
     frame = lines_frame(data).with_columns(
         pl.lit("test.log").alias("file"), pl.col("line_number").alias("seq")
     )
-    return transforms.parse_lines(frame.lazy()).collect()
+    return parsing.parse_lines(frame.lazy()).collect()
 
 
 def sessions(lines: list[str] | bytes) -> pl.DataFrame:
-    return transforms.parsed_sessions(parse(lines))
+    return stream_walk.parsed_sessions(parse(lines))
 
 
 def one(events: list[tuple[float, dict]], fmt: str = "text") -> dict:

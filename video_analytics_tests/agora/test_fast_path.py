@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from video_analytics.agora import client, transforms
+from video_analytics.agora import client, parsing, stream_events
 from video_analytics.agora.client import _line_blocks, lines_frame
 
 from .conftest import LONG_ID, event, parse, render, sessions
@@ -42,8 +42,8 @@ TRICKY = [
 def _reference(lines: list[str]) -> pl.DataFrame:
     """Every text field through the general tokeniser."""
     frame = pl.DataFrame({"line": lines})
-    tokens = transforms._text_tokens(pl.col("line")).alias("_tokens")
-    values = [transforms._text_value(pl.col("_tokens"), key).alias(key) for key in transforms.TEXT_KEYS]
+    tokens = parsing._key_value_tokens(pl.col("line")).alias("_tokens")
+    values = [parsing._token_value(pl.col("_tokens"), key).alias(key) for key in parsing.TEXT_KEYS]
     return frame.with_columns(tokens).select(values)
 
 
@@ -51,12 +51,12 @@ def test_per_key_search_equals_the_tokeniser_on_fast_path_lines():
     frame = pl.DataFrame({"line": TRICKY})
     line = pl.col("line")
     fast = frame.select(
-        transforms._fast_timestamp(line).is_not_null() & ~line.str.contains(transforms._TOKEN_IN_QUOTES)
+        parsing._logger_timestamp(line).is_not_null() & ~line.str.contains(parsing._KEY_IN_QUOTES)
     ).to_series()
     eligible = [text for text, ok in zip(TRICKY, fast, strict=True) if ok]
     assert 0 < len(eligible) < len(TRICKY)  # both paths are exercised
     got = pl.DataFrame({"line": eligible}).select(
-        transforms._fast_text_value(line, key).alias(key) for key in transforms.TEXT_KEYS
+        parsing.text_value(line, key).alias(key) for key in parsing.TEXT_KEYS
     )
     assert_frame_equal(got, _reference(eligible))
 
@@ -64,7 +64,7 @@ def test_per_key_search_equals_the_tokeniser_on_fast_path_lines():
 def test_tricky_lines_parse_as_the_tokeniser_reads_them():
     parsed = parse(TRICKY).sort("seq")
     reference = _reference(TRICKY)
-    for name, keys in transforms.TEXT_FIELDS.items():
+    for name, keys in parsing.TEXT_FIELDS.items():
         expected = reference.select(pl.coalesce(keys) if len(keys) > 1 else pl.col(keys[0])).to_series()
         assert parsed[name].to_list() == expected.to_list(), name
     assert parsed["tpmid"].to_list()[:3] == ["2365304868", "42", "2365304868"]
@@ -87,8 +87,8 @@ def test_lazy_descriptive_fields_equal_eager(title_first, fmt):
     lines = lines_frame(data).with_columns(pl.lit("t.log").alias("file"), pl.col("line_number").alias("seq"))
 
     def attributes(describe: bool) -> pl.DataFrame:
-        parsed = transforms.parse_lines(lines.lazy(), describe=describe).collect()
-        return transforms.attributes_frame(transforms.keyed_frame(parsed.lazy())).collect()
+        parsed = parsing.parse_lines(lines.lazy(), describe=describe).collect()
+        return stream_events.attributes_frame(stream_events.keyed_frame(parsed.lazy())).collect()
 
     lazy, eager = attributes(False), attributes(True)
     assert_frame_equal(lazy, eager)
@@ -183,11 +183,9 @@ JSON_LINES = [
 def test_simple_json_lines_read_as_the_json_parser_reads_them():
     """Flat objects of plain strings are read by a regex per key; everything else by json_path_match."""
     frame = pl.DataFrame({"line": JSON_LINES})
-    simple = frame.select(pl.col("line").str.contains(transforms._SIMPLE_JSON)).to_series().to_list()
+    simple = frame.select(pl.col("line").str.contains(parsing._PLAIN_JSON)).to_series().to_list()
     assert simple == [True] * 7 + [False] * (len(JSON_LINES) - 7)
     lazy = frame.filter(pl.Series(simple)).lazy()
-    assert_frame_equal(
-        transforms._parse_json(lazy, simple=True).collect(), transforms._parse_json(lazy).collect()
-    )
+    assert_frame_equal(parsing._parse_json(lazy, plain=True).collect(), parsing._parse_json(lazy).collect())
     # and whole days: the JSON format gives the sessions of the text format
     assert_frame_equal(sessions([JSON_LINES[0]]), sessions([JSON_LINES[0].replace("{", "{ ", 1)]))

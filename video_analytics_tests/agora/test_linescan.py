@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from video_analytics.agora import _linescan, engine, linescan, transforms
+from video_analytics.agora import _linescan, engine, linescan, parsing, stream_events
 from video_analytics.agora.client import LogReader, lines_frame
 from video_analytics.agora.generator import write_day
 
@@ -100,7 +100,7 @@ def _native_and_polars(lines: list[str]) -> tuple[linescan.ScannedBlock, pl.Data
     frame = lines_frame(data).with_columns(
         pl.lit("t.log").alias("file"), (pl.col("line_number") - 1).alias("seq")
     )
-    return linescan.scan(data), transforms.parse_lines(frame.lazy()).collect()
+    return linescan.scan(data), parsing.parse_lines(frame.lazy()).collect()
 
 
 def assert_same_answers(lines: list[str]) -> int:
@@ -117,8 +117,8 @@ def assert_same_answers(lines: list[str]) -> int:
     # scanned lines are valid events, keyless lines the parser's keyless rejects; others left to polars
     assert parsed.filter(pl.col("seq").is_in(fast.implode()))["reject_reason"].null_count() == fast.len()
     reasons = parsed.filter(pl.col("seq").is_in(keyless.implode()))["reject_reason"]
-    assert reasons.to_list() == [transforms.KEYLESS_REASON] * keyless.len()
-    expected = transforms.events_frame(transforms.keyed_frame(parsed).lazy()).collect()
+    assert reasons.to_list() == [parsing.KEYLESS_REASON] * keyless.len()
+    expected = stream_events.events_frame(stream_events.keyed_frame(parsed).lazy()).collect()
     expected = expected.filter(pl.col("seq").is_in(fast.implode()))
     # events number their streams into the block's keys, distinct and in order of appearance
     keys = scanned.keys
@@ -130,7 +130,7 @@ def assert_same_answers(lines: list[str]) -> int:
     assert_frame_equal(events.sort("seq"), expected.sort("seq"), categorical_as_str=True)
     # the attribute rows carry each line's own values, and there is one for each stream at least
     rows = scanned.attributes
-    truth = parsed.select("seq", "tracking_id", *transforms.DESCRIBING)
+    truth = parsed.select("seq", "tracking_id", *parsing.DESCRIBING)
     assert_frame_equal(
         rows.select(truth.columns),
         truth.join(rows.select("seq"), on="seq", how="semi").sort("seq"),
@@ -145,11 +145,11 @@ def test_the_scanner_is_built_here():
 
 
 def test_scanner_reads_the_same_keys_as_the_polars_parser():
-    assert set(_linescan.KEYS) == set(transforms.TEXT_KEYS)
-    json_keys = {key for keys in transforms.JSON_FIELDS.values() for key in keys} | {"time", "path"}
-    assert set(_linescan.JSON_KEYS) == json_keys | set(transforms.TEXT_KEYS)
-    assert _linescan.DESCRIBING == transforms.DESCRIBING
-    assert _linescan.SHORT_TRACKING_ID == transforms.SHORT_TRACKING_ID
+    assert set(_linescan.KEYS) == set(parsing.TEXT_KEYS)
+    json_keys = {key for keys in parsing.JSON_FIELDS.values() for key in keys} | {"time", "path"}
+    assert set(_linescan.JSON_KEYS) == json_keys | set(parsing.TEXT_KEYS)
+    assert _linescan.DESCRIBING == parsing.DESCRIBING
+    assert _linescan.SHORT_TRACKING_ID == stream_events.SHORT_TRACKING_ID
 
 
 @pytest.mark.parametrize(
@@ -168,7 +168,7 @@ def test_each_edge_case_alone(line):
 
 
 def _random_line(rng: random.Random) -> str:
-    keys = [*transforms.TEXT_KEYS, "x_stream_size", "ua_family", "x_flash_player"]
+    keys = [*parsing.TEXT_KEYS, "x_stream_size", "ua_family", "x_flash_player"]
     values = ["", "1", "-3", "0.5", "12.", "true", "TRUE", '"', '""', '"a b"', '"a', 'b"', "x=y", "é", "a\tb"]
     pairs = []
     for _ in range(rng.randint(0, 14)):
@@ -189,7 +189,7 @@ def _random_line(rng: random.Random) -> str:
 
 
 def _random_json_line(rng: random.Random) -> str:
-    keys = [*transforms.TEXT_KEYS, *_linescan.JSON_KEYS, "x_stream_size", "o"]
+    keys = [*parsing.TEXT_KEYS, *_linescan.JSON_KEYS, "x_stream_size", "o"]
     values = [
         "",
         "1",

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from video_analytics.agora import transforms
+from video_analytics.agora import parsing, stream_walk, video_stats
 from video_analytics_tests.agora.conftest import LONG_ID, T0, event, one, parse, render, sessions
 
 FULL = [
@@ -386,7 +386,7 @@ def test_malformed_lines_are_rejected_with_reasons_and_do_not_stop_the_rest():
         9: "keyless",
         10: None,
     }
-    rejects = transforms.rejects_frame(parsed.lazy(), pl.lit(date(2024, 3, 1))).collect()
+    rejects = parsing.rejects_frame(parsed.lazy(), pl.lit(date(2024, 3, 1))).collect()
     assert rejects.height == 8 and rejects["line"][3].startswith('{"time"')
     assert sessions(data)["playing_duration"].to_list() == [5.0]
 
@@ -415,7 +415,7 @@ def test_video_daily_stats_known_answers():
             "playing_time": [590.0, 1180.0, 0.0, 59.0],
         }
     )
-    v1 = transforms.video_daily_stats(frame).row(0, named=True)
+    v1 = video_stats.video_daily_stats(frame).row(0, named=True)
     assert v1["x_tpmid"] == "v1" and v1["program_title"] == "nova" and v1["views"] == 3
     assert v1["unique_clients"] == 2
     assert v1["startup_time_median_ms"] == 2000.0
@@ -480,4 +480,4 @@ def test_walk_is_by_stream_then_time_then_delivery(streams, years, shuffled, nul
         schema={"stream": pl.UInt32, "ts": pl.Datetime("ms"), "seq": pl.Int64},
     )
     expected = events.with_row_index("_pos").sort("stream", "ts", "seq")["_pos"]
-    assert transforms._walk_positions(events).to_list() == expected.to_list()
+    assert stream_walk._walk_order_rows(events).to_list() == expected.to_list()
