@@ -1,6 +1,6 @@
 /* Single-pass tokeniser for Agora log lines (text and fluentd JSON): a block of lines -> Arrow columns.
  *
- * Why native: the polars expressions in transforms.py read each key with its own regex pass over the
+ * Why native: the polars expressions in parsing.py read each key with its own regex pass over the
  * line (about 640 bytes), which caps the parser near 200k lines/s on two cores. This reads a line once.
  *
  * It handles only the logger's usual lines and hands every other line back untouched ("slow" lines,
@@ -8,12 +8,12 @@
  *   - ASCII without control bytes, so a space is the only whitespace (tabs, CR, NUL, UTF-8 -> slow),
  *     and at most 4 KB,
  *   - text: the exact timestamp `YYYY-MM-DD HH:MM:SS,mmm`, a payload after "] ",
- *   - JSON: a flat, compact object of plain strings (transforms._SIMPLE_JSON) whose `time` starts
+ *   - JSON: a flat, compact object of plain strings (parsing._PLAIN_JSON) whose `time` starts
  *     `YYYY-MM-DDTHH:MM:SS.mmm`,
  *   - both ids present, numbers in their plain form, no reject of any kind,
  *   - or, with the same tokenising, a line of the usual shape without one of the two ids: a keyless
  *     line, handed back by its number only (real logs are 73% keyless lines: other apps' events).
- * Text keys are tokenised as transforms._text_tokens does (regex ` (?:keys)=(?:"[^"]*"|\S*)`, left to
+ * Text keys are tokenised as parsing._key_value_tokens does (regex ` (?:keys)=(?:"[^"]*"|\S*)`, left to
  * right, non-overlapping), one pair of quotes stripped; JSON keys as a JSON path reads them. The last
  * occurrence of a key wins, and empty is null.
  *
@@ -57,7 +57,7 @@ static size_t KEY_LENGTHS[NKEYS];
 enum { J_TIME = NKEYS, J_PATH, J_REMOTE, J_AGENT, NJKEYS };
 static const char *JSON_ONLY_NAMES[NJKEYS - NKEYS] = {"time", "path", "remote", "agent"};
 
-/* descriptive fields, in transforms.DESCRIBING order: the key each reads (user_agent: two keys) */
+/* descriptive fields, in parsing.DESCRIBING order: the key each reads (user_agent: two keys) */
 #define NDESC 10
 static const char *DESC_NAMES[NDESC] = {
     "source", "component", "client_id", "user_agent", "title", "session_id", "video_length",
@@ -571,7 +571,7 @@ static Span path_part(const unsigned char *block, Span path) {
     return part;
 }
 
-/* A fluentd JSON line of the usual shape (transforms._SIMPLE_JSON: a flat, compact object of plain
+/* A fluentd JSON line of the usual shape (parsing._PLAIN_JSON: a flat, compact object of plain
  * strings without escapes) whose time starts `YYYY-MM-DDTHH:MM:SS.mmm` -> as read_text; 0 for any other
  * line. Every '"' of such a line delimits a string, so the quotes bitmap gives the pairs. */
 static int read_json(const unsigned char *block, size_t start, const Masks *m, Span *sp, Span *desc,
