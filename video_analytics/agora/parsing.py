@@ -316,7 +316,9 @@ def parse_lines(lines: pl.LazyFrame, describe: bool = True) -> pl.LazyFrame:
 
 def read_descriptive_fields(rows: pl.LazyFrame) -> pl.LazyFrame:
     """Fill the descriptive fields of rows parsed with `describe=False` (usual-shape text or JSON; rows
-    with `_descriptive_read` true are kept as they are).
+    with `_descriptive_read` true are kept as they are): `stream_events` reads them only on the rows
+    that decide a stream's attributes.
+
     Each kind of line is read by its own reader on its own rows (a when/then would run every reader on
     every row, and the general JSON one parses the line once per field)."""
     line = pl.col("line")
@@ -330,8 +332,8 @@ def read_descriptive_fields(rows: pl.LazyFrame) -> pl.LazyFrame:
         .then(2)
         .otherwise(3)
     )
-    readers = [
-        [],  # already read
+    readers = [  # by the `_reader` number above
+        [],  # already read (by `_parse_other_text`, or `describe=True`)
         _json_fields(DESCRIBING, _plain_json_value),
         _json_fields(DESCRIBING),
         _usual_text_fields(DESCRIBING),
