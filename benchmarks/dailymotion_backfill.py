@@ -20,8 +20,8 @@ import dagster as dg
 
 from video_analytics.dailymotion import assets as dma
 from video_analytics.dailymotion import definitions as dmd
-from video_analytics.dailymotion.simulator import DailyMotionSimulator, DailyMotionWorld
 from video_analytics.sandbox import SimulatorServer
+from video_analytics.sandbox.dailymotion.simulator import DailyMotionSimulator, DailyMotionWorld
 from video_analytics.settings import Settings
 
 

@@ -15,8 +15,9 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from video_analytics.brightcove.simulator import BrightcoveKnobs
-from video_analytics.sandbox import SIMULATORS, Faults, Sandbox, SimulatorServer
+from video_analytics.sandbox import Faults, Sandbox, SimulatorServer
+from video_analytics.sandbox.brightcove.simulator import BrightcoveKnobs
+from video_analytics.sandbox.server import SIMULATORS
 
 TODAY = date(2025, 6, 15)
 ACCOUNT = "4413047246001"

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 import dagster as dg
 
 from video_analytics.definitions import build_definitions
-from video_analytics.demo import use_demo_start_date
-from video_analytics.sandbox_start import (
+from video_analytics.sandbox.demo import use_demo_start_date
+from video_analytics.sandbox.start_date import (
     record_demo_start,
     recorded_start,
     sandbox_start,

@@ -24,10 +24,10 @@ import dagster as dg
 import pytest
 
 from video_analytics.agora import definitions as agora
-from video_analytics.agora.generator import write_day
 from video_analytics.definitions import build_definitions
-from video_analytics.demo import REPO_ROOT, run_step
-from video_analytics.sandbox_start import record_demo_start
+from video_analytics.sandbox.agora.generator import write_day
+from video_analytics.sandbox.demo import REPO_ROOT, run_step
+from video_analytics.sandbox.start_date import record_demo_start
 from video_analytics.settings import Settings
 from video_analytics_tests.support import free_port, graphql
 

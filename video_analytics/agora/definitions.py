@@ -12,7 +12,7 @@ import dagster as dg
 
 from video_analytics.agora import assets, custom_fields
 from video_analytics.agora.resources import AgoraCustomField, AgoraLogsResource
-from video_analytics.demo_steps import DemoStep
+from video_analytics.sandbox.demo_steps import DemoStep
 from video_analytics.settings import Settings, SettingsError, env_number
 from video_analytics.storage.targets import storage_kind, with_storage_kind
 
@@ -99,7 +99,7 @@ def prepare_demo(days: list[date]) -> dict[str, str]:
 
 
 def _write_demo_day(job: tuple[str, date, int, dict[str, str]]) -> None:
-    from video_analytics.agora.generator import write_day
+    from video_analytics.sandbox.agora.generator import write_day
 
     root, day, lines, options = job
     write_day(root, day, lines, files=3, gzip_files=True, storage_options=options)

@@ -8,7 +8,7 @@ import dagster as dg
 
 from video_analytics.brightcove import assets
 from video_analytics.brightcove.resources import BrightcoveResource
-from video_analytics.demo_steps import DemoStep
+from video_analytics.sandbox.demo_steps import DemoStep
 from video_analytics.settings import Settings
 from video_analytics.storage.targets import storage_kind, with_storage_kind
 

@@ -10,8 +10,8 @@ import dagster as dg
 
 from video_analytics.dailymotion import assets, earnings
 from video_analytics.dailymotion.resources import DailyMotionResource
-from video_analytics.demo_steps import DemoStep
 from video_analytics.partitions import partition_range_tags
+from video_analytics.sandbox.demo_steps import DemoStep
 from video_analytics.settings import Settings
 from video_analytics.storage.targets import io_manager_for, storage_kind, with_storage_kind
 
@@ -106,7 +106,7 @@ def _run_request(
     job, instance: dg.DagsterInstance, request: dg.RunRequest, sensor_name: str, summary: dict
 ) -> None:
     """What the daemon does with a sensor's RunRequest, in-process; its figures go into `summary`."""
-    from video_analytics.demo import summarize
+    from video_analytics.sandbox.demo import summarize
 
     run = job.execute_in_process(
         instance=instance,

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from video_analytics.demo_steps import DemoStep
+from video_analytics.sandbox.demo_steps import DemoStep
 from video_analytics.settings import Settings, SettingsError
 from video_analytics.storage.targets import io_manager_for, storage_kind, with_storage_kind
 from video_analytics.tmdb import assets
@@ -39,7 +39,7 @@ VIEW_NAMES = (
 def demo_runner(defs: dg.Definitions, instance: dg.DagsterInstance, partition_range: tuple[str, str]):
     """Snapshots from DEMO_HISTORY_DAYS before the demo range (the sandbox clock replays them), then
     the metrics over the range, so the 7-day windows and the views have history to work with."""
-    from video_analytics.demo import run_step  # the demo imports the definitions, not vice versa
+    from video_analytics.sandbox.demo import run_step  # the demo imports the definitions, not vice versa
 
     first = date.fromisoformat(partition_range[0]) - timedelta(days=DEMO_HISTORY_DAYS)
     history = (first.isoformat(), partition_range[1])

@@ -7,7 +7,7 @@ from datetime import date
 
 import dagster as dg
 
-from video_analytics.demo_steps import DemoStep
+from video_analytics.sandbox.demo_steps import DemoStep
 from video_analytics.settings import Settings
 from video_analytics.unified import assets
 from video_analytics.unified.resources import MAPPING_SETTING, CrossPlatformResource
@@ -17,8 +17,8 @@ ASSETS = ("video_identity", "video_daily_performance", "video_performance_report
 
 def _demo_runner(defs: dg.Definitions, instance: dg.DagsterInstance, partition_range: tuple[str, str]):
     """Write the sandbox's mapping file (from what the sources just landed), then run the assets."""
-    from video_analytics.demo import run_step
-    from video_analytics.unified.sandbox_mapping import write_demo_mapping
+    from video_analytics.sandbox.demo import run_step
+    from video_analytics.sandbox.unified.video_mapping import write_demo_mapping
 
     settings = Settings.from_env()
     if os.environ.get(MAPPING_SETTING) == demo_mapping_path(settings):

@@ -13,7 +13,7 @@ from video_analytics.agora import assets as agora
 from video_analytics.brightcove import assets as brightcove
 from video_analytics.dailymotion import assets as dailymotion
 from video_analytics.dailymotion import earnings as dailymotion_earnings
-from video_analytics.demo_steps import DemoStep
+from video_analytics.sandbox.demo_steps import DemoStep
 from video_analytics.settings import Settings
 from video_analytics.storage.targets import BQ_CREDENTIALS, bigquery_io_manager
 from video_analytics.tmdb import assets as tmdb

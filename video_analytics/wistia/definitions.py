@@ -6,7 +6,7 @@ import os
 
 import dagster as dg
 
-from video_analytics.demo_steps import DemoStep
+from video_analytics.sandbox.demo_steps import DemoStep
 from video_analytics.settings import Settings, env_number
 from video_analytics.storage.parquet import ParquetLakeIOManager
 from video_analytics.storage.targets import storage_kind, with_storage_kind

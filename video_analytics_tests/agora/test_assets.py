@@ -15,9 +15,9 @@ from video_analytics.agora import assets as ag
 from video_analytics.agora import definitions, engine
 from video_analytics.agora.client import LogReader, LogRootError
 from video_analytics.agora.engine import analyse_day
-from video_analytics.agora.generator import write_day
 from video_analytics.agora.resources import AgoraLogsResource
 from video_analytics.partitions import partition_range_tags
+from video_analytics.sandbox.agora.generator import write_day
 from video_analytics.settings import Settings
 from video_analytics.storage.parquet import ParquetLakeIOManager
 from video_analytics_tests.agora.conftest import event, render

@@ -10,9 +10,13 @@ import pytest
 
 from video_analytics.dailymotion import assets as dma
 from video_analytics.dailymotion import definitions as dmd
-from video_analytics.dailymotion.simulator import DailyMotionSimulator, DailyMotionWorld, sandbox_simulator
 from video_analytics.partitions import RANGE_END_TAG, RANGE_START_TAG
 from video_analytics.sandbox import SimulatorServer
+from video_analytics.sandbox.dailymotion.simulator import (
+    DailyMotionSimulator,
+    DailyMotionWorld,
+    sandbox_simulator,
+)
 from video_analytics.settings import Settings
 
 

@@ -10,7 +10,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from video_analytics import demo
+from video_analytics.sandbox import demo
 from video_analytics.settings import Settings
 from video_analytics.storage.parquet import ParquetLakeIOManager
 from video_analytics.storage.warehouse import build_warehouse, run_sql

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from video_analytics.demo_steps import DemoStep
 from video_analytics.partitions import partition_range_tags
+from video_analytics.sandbox.demo_steps import DemoStep
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def prepare_dagster_home() -> Path:
@@ -140,7 +140,7 @@ def use_demo_start_date(first: date) -> None:
     """In the sandbox, partitions start where the demo's data starts (recorded for `video-analytics ui`):
     its first day, less the history a source loads before it (a source's `DEMO_HISTORY_DAYS`)."""
     from video_analytics.definitions import SOURCES
-    from video_analytics.sandbox_start import START_ENV, record_demo_start
+    from video_analytics.sandbox.start_date import START_ENV, record_demo_start
     from video_analytics.settings import Settings
 
     settings = Settings.from_env()

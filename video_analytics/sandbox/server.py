@@ -306,10 +306,10 @@ class SimulatorServer:
 #: Every simulator the sandbox starts: (attribute name, module). Each module has a function
 #: `sandbox_simulator(sandbox) -> BaseSimulator`. Add a vendor with one line here.
 SIMULATORS: list[tuple[str, str]] = [
-    ("brightcove", "video_analytics.brightcove.simulator"),
-    ("dailymotion", "video_analytics.dailymotion.simulator"),
-    ("tmdb", "video_analytics.tmdb.simulator"),
-    ("wistia", "video_analytics.wistia.simulator"),
+    ("brightcove", "video_analytics.sandbox.brightcove.simulator"),
+    ("dailymotion", "video_analytics.sandbox.dailymotion.simulator"),
+    ("tmdb", "video_analytics.sandbox.tmdb.simulator"),
+    ("wistia", "video_analytics.sandbox.wistia.simulator"),
 ]
 
 
