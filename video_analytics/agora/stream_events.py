@@ -32,7 +32,7 @@ SHORT_TRACKING_ID = 30
 #: What partial attribute results hold (`attribute_rows`, `reduce_attribute_rows`); `_tpmid_min` and
 #: `_tpmid_max`: the least and greatest video id of the stream's good events.
 ATTRIBUTE_ROW_COLUMNS = ("seq", "key", "tracking_id", *DESCRIBING, "media_id", "_tpmid_min", "_tpmid_max")
-#: The original's descriptive output columns, and the QoE ones (QOE.md) taken the same way.
+#: The original's descriptive output columns, and the QoE ones (docs/sources/agora.md) taken the same way.
 DESCRIPTIVE = ("source", "component", "client_id", "user_agent", "title", "session_id", "video_length")
 QOE_EXTRA = ("program", "producer", "device_id")
 

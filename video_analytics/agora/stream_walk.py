@@ -348,9 +348,9 @@ def _one_row_per_stream(frame: pl.DataFrame, size: int) -> pl.DataFrame:
 
 def session_stats(events: pl.DataFrame, attributes: pl.DataFrame) -> pl.DataFrame:
     """One row per stream with the original's output columns (same names and meaning, defects fixed)
-    and the QoE metrics of QOE.md, in the order of `attributes` (their `stream_attributes`).
-    `events`: `events_frame` rows of whole streams, any order, `stream` their row of `attributes`
-    (`number_streams`)."""
+    and the QoE metrics (defined in docs/sources/agora.md), in the order of `attributes` (their
+    `stream_attributes`). `events`: `events_frame` rows of whole streams, any order, `stream` their
+    row of `attributes` (`number_streams`)."""
     if events.height == 0:
         return empty_sessions()
     # every per-stream result comes out in stream order, lined up with the attributes
@@ -462,7 +462,7 @@ def _session_columns() -> list[pl.Expr]:
         pl.col("program").alias("program_title"),
         "producer",
         pl.col("device_id").alias("x_client_id"),
-        # QoE (QOE.md)
+        # QoE (definitions: docs/sources/agora.md)
         started.alias("started"),
         startup_ms.alias("startup_time_ms"),
         (failed & (~started | (pl.col("_first_failure_time") < pl.col("_first_frame_time")))).alias(
