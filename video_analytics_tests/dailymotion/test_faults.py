@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from video_analytics.dailymotion import assets as dma
 from video_analytics.dailymotion import resources as dm_resources
 from video_analytics.dailymotion.resources import DailyMotionResource
-from video_analytics.demo import REPO_ROOT
 from video_analytics.instance import with_psycopg2_driver
+from video_analytics.sandbox.demo import REPO_ROOT
 from video_analytics_tests.dailymotion.test_sensor_e2e import Driver, day_keys
 
 DAYS = ("2024-02-01", "2024-02-02")

@@ -16,10 +16,10 @@ import dagster as dg
 from video_analytics.agora import assets as agora_assets
 from video_analytics.agora.resources import AgoraLogsResource
 from video_analytics.partitions import partition_range_tags
+from video_analytics.sandbox.tmdb.simulator import SANDBOX_API_KEY
 from video_analytics.storage.parquet import ParquetLakeIOManager
 from video_analytics.tmdb import assets as tmdb_assets
 from video_analytics.tmdb.resources import TMDBResource
-from video_analytics.tmdb.simulator import SANDBOX_API_KEY
 from video_analytics_tests.storage.lake_writer_child import pause_the_writer
 
 DAYS = ("2024-03-01", "2024-03-02")

@@ -28,10 +28,10 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from video_analytics.agora.generator import write_day
 from video_analytics.partitions import daily_partitions
 from video_analytics.sandbox import SimulatorServer
-from video_analytics.tmdb.simulator import TMDBSimulator, TMDBWorld
+from video_analytics.sandbox.agora.generator import write_day
+from video_analytics.sandbox.tmdb.simulator import TMDBSimulator, TMDBWorld
 from video_analytics_tests.operations.overlap_runs import DAYS, materialize
 
 REPO = Path(__file__).resolve().parents[2]
