@@ -50,8 +50,9 @@ CHROMIUM_ARGS = [
 ASSET, CHECK = "agora_session_stats", "unique_stream_per_day"
 DOT_COLOUR = """day => {
   const row = document.querySelector(`div[data-tooltip="${day}"]`);
-  return (row && row.nextElementSibling && row.nextElementSibling.style.backgroundColor) || null;
-}"""
+  const dot = row && row.nextElementSibling;
+  return (dot && (dot.style.backgroundColor || dot.style.background)) || null;
+}"""  # the UI sets `background: var(--color-accent-…)`, which some renders expose only as `background`
 DIALOG_BUTTONS = re.compile(r"^(Skip|Dismiss|Close|Not now|No thanks|Got it|Done)$", re.IGNORECASE)
 UI_START_SECONDS = 300  # dagster dev: webserver, daemon, code server; minutes on a crowded 2-core box
 CHECK_STATUSES = """
