@@ -119,6 +119,7 @@ def shown_per_day(instance: dg.DagsterInstance, asset: str, check: str) -> dict[
     }
 
 
+@pytest.mark.filterwarnings("ignore:Asset job .* varying BackfillPolicies")  # Agora and TMDB in one run
 def test_two_overlapping_runs_of_the_same_days_leave_one_runs_rows_and_both_succeed(
     tmp_path: Path, tmdb_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
