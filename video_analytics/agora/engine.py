@@ -270,10 +270,12 @@ def _scanned_day(
         batch.clear()
         return parsed
 
+    keys = custom_fields.field_keys(fields)
+
     def scan(item: tuple[str, bytes]) -> tuple[str, linescan.ScannedBlock, pl.DataFrame | None]:
-        # custom fields: a second native pass over the block (the scanner reads a fixed set of keys)
-        scanned = linescan.scan(item[1])
-        custom = custom_fields.scanned_partials(item[1], scanned.events, scanned.keys, fields)
+        # the custom fields' values are read in the same pass, on the lines that became events
+        scanned = linescan.scan(item[1], keys)
+        custom = custom_fields.scanned_partials(scanned.events, scanned.keys, scanned.field_values, fields)
         return item[0], scanned, custom
 
     chunks = ((url, chunk) for url in files for chunk in reader.chunks(url))
