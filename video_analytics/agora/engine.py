@@ -14,6 +14,7 @@ Two phases:
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import shutil
@@ -159,7 +160,14 @@ def compact(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def empty_sessions() -> pl.DataFrame:
-    return transforms.empty_sessions().select(pl.lit(None, pl.Date).alias("date"), pl.all())
+    return pl.DataFrame(schema=_sessions_schema())
+
+
+@functools.cache
+def _sessions_schema() -> pl.Schema:
+    """Derived once per process: `transforms.empty_sessions` runs the whole aggregation on a probe line
+    (0.04 CPU-s), and a run asks for the schema several times."""
+    return transforms.empty_sessions().select(pl.lit(None, pl.Date).alias("date"), pl.all()).schema
 
 
 def estimated_lines(reader: LogReader, files: list[str]) -> int:
