@@ -94,15 +94,20 @@ class LogReader:
         self, fs: fsspec.AbstractFileSystem, files: list[str], sizes: dict[str, int]
     ) -> dict[str, str]:
         """Files with the same bytes as an earlier file -> that file. Only files of the same non-zero size
-        are read (hashed), so a day without copies costs a listing."""
-        by_size: dict[int, list[str]] = defaultdict(list)
+        and the same first bytes are read whole (hashed), so a day without copies costs a listing and,
+        for same-sized files (size-rotated logs), one small read each."""
+        by_start: dict[tuple[int, bytes], list[str]] = defaultdict(list)
+        same_size: dict[int, list[str]] = defaultdict(list)
         for path in files:
             if sizes[path]:
-                by_size[sizes[path]].append(path)
+                same_size[sizes[path]].append(path)
+        for size, paths in same_size.items():
+            for path in paths if len(paths) > 1 else ():
+                by_start[(size, _head(fs, path))].append(path)
         copies: dict[str, str] = {}
-        for same_size in (paths for paths in by_size.values() if len(paths) > 1):
+        for alike in (paths for paths in by_start.values() if len(paths) > 1):
             seen: dict[str, str] = {}
-            for path in same_size:
+            for path in alike:
                 digest = _digest(fs, path)
                 if digest in seen:
                     copies[path] = seen[digest]
@@ -169,6 +174,11 @@ class LogReader:
             first_line += frame.height
             self.counters.lines += frame.height
             yield frame.with_columns(pl.lit(url).alias("file"))
+
+
+def _head(fs: fsspec.AbstractFileSystem, path: str, size: int = 64 * 1024) -> bytes:
+    with fs.open(path, "rb") as handle:
+        return handle.read(size)
 
 
 def _digest(fs: fsspec.AbstractFileSystem, path: str) -> str:
