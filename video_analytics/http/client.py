@@ -229,12 +229,12 @@ class ApiClient:
     def _execute(self, call: _Call, decode: Decoder) -> Any:
         refreshes = 0
         attempt = 0
-        endpoint = self._http.build_request(call.method, call.path).url.path
         while True:
             attempt += 1
             outcome = self._attempt(call, decode)
             if not isinstance(outcome, _Failure):
                 return outcome
+            endpoint = self._endpoint(call)  # for messages only: building it costs a request's parsing
             if self._may_refresh(outcome, call, refreshes):
                 refreshes += 1  # a fresh-token retry, not counted against the backoff budget
                 attempt -= 1
@@ -258,6 +258,9 @@ class ApiClient:
             wait = self._wait(outcome, attempt)
             self._note_retry(call.method, endpoint, outcome.label, wait)
             self._sleep(wait)
+
+    def _endpoint(self, call: _Call) -> str:
+        return self._http.build_request(call.method, call.path).url.path
 
     def _may_refresh(self, outcome: _Failure, call: _Call, refreshes: int) -> bool:
         """Each 401/403 earns a new token and a retry, up to ``MAX_AUTH_REFRESHES`` per request: a
