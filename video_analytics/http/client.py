@@ -7,7 +7,9 @@ is safe to use from all of its threads.
 from __future__ import annotations
 
 import logging
+import os
 import random as _random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -57,6 +59,25 @@ def _without_query(arg: object) -> object:
 
 if not any(isinstance(f, _StripQueryFilter) for f in logging.getLogger("httpx").filters):
     logging.getLogger("httpx").addFilter(_StripQueryFilter())
+
+
+_SSL_CONTEXTS: dict[tuple[str, str], ssl.SSLContext] = {}
+_SSL_LOCK = threading.Lock()
+
+
+def shared_ssl_context() -> ssl.SSLContext:
+    """The verifying TLS context every client of this process shares (per CA setting).
+
+    httpx builds a new context per client by default, loading the whole CA bundle each time (tens
+    of milliseconds of CPU), and clients are built per sensor tick and per asset: a DailyMotion
+    backfill built dozens. Honours ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` as httpx does.
+    """
+    key = (os.environ.get("SSL_CERT_FILE", ""), os.environ.get("SSL_CERT_DIR", ""))
+    with _SSL_LOCK:
+        context = _SSL_CONTEXTS.get(key)
+        if context is None:
+            context = _SSL_CONTEXTS[key] = httpx.create_ssl_context(trust_env=True)
+        return context
 
 
 @dataclass
@@ -136,6 +157,7 @@ class ApiClient:
             headers=headers,
             timeout=timeout,
             transport=transport,
+            verify=shared_ssl_context(),
             trust_env=True,  # honour HTTPS_PROXY / HTTP_PROXY / NO_PROXY
             follow_redirects=True,  # CSV exports are often redirected to object storage
             limits=httpx.Limits(max_connections=max(max_concurrency * 2, 10)),
