@@ -37,6 +37,7 @@ from dagster._core.storage.tags import (
 )
 from pydantic import Field
 
+from video_analytics.checks import rows_by_day
 from video_analytics.dailymotion import scheduling, transforms
 from video_analytics.dailymotion.client import DailyMotionClient
 from video_analytics.dailymotion.resources import DailyMotionResource
@@ -285,9 +286,9 @@ def dm_hourly_reports_checks(
     raw, targets = _load_facts(context.instance, context.run.run_id)
     vtr_max = dailymotion.view_through_rate_max
     if len(days) > 1:
+        rows_of = rows_by_day(hourly, "day")
         for day in days:
-            rows = hourly.filter(pl.col("day") == day)
-            for result in hourly_checks(rows, [day], vtr_max, raw):
+            for result in hourly_checks(rows_of(day), [day], vtr_max, raw):
                 context.op_execution_context.log_event(_day_evaluation(result, day, targets))
     yield from hourly_checks(hourly, days, vtr_max, raw)
 
