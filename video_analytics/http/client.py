@@ -6,8 +6,8 @@ is safe to use from all of its threads.
 
 from __future__ import annotations
 
+import functools
 import logging
-import os
 import random as _random
 import ssl
 import threading
@@ -61,23 +61,16 @@ if not any(isinstance(f, _StripQueryFilter) for f in logging.getLogger("httpx").
     logging.getLogger("httpx").addFilter(_StripQueryFilter())
 
 
-_SSL_CONTEXTS: dict[tuple[str, str], ssl.SSLContext] = {}
-_SSL_LOCK = threading.Lock()
-
-
+@functools.cache
 def shared_ssl_context() -> ssl.SSLContext:
-    """The verifying TLS context every client of this process shares (per CA setting).
+    """The verifying TLS context every client of this process shares.
 
     httpx builds a new context per client by default, loading the whole CA bundle each time (tens
     of milliseconds of CPU), and clients are built per sensor tick and per asset: a DailyMotion
-    backfill built dozens. Honours ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` as httpx does.
+    backfill built dozens. httpx reads ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` as before, once, when
+    the process builds its first client.
     """
-    key = (os.environ.get("SSL_CERT_FILE", ""), os.environ.get("SSL_CERT_DIR", ""))
-    with _SSL_LOCK:
-        context = _SSL_CONTEXTS.get(key)
-        if context is None:
-            context = _SSL_CONTEXTS[key] = httpx.create_ssl_context(trust_env=True)
-        return context
+    return httpx.create_ssl_context(trust_env=True)
 
 
 @dataclass
