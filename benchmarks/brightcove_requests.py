@@ -22,7 +22,7 @@ from harness import load_average, measured, simulator_process
 
 from video_analytics.brightcove import assets as ba
 from video_analytics.brightcove.resources import BrightcoveResource
-from video_analytics.brightcove.simulator import BrightcoveSimulator, BrightcoveWorld
+from video_analytics.sandbox.brightcove.simulator import BrightcoveSimulator, BrightcoveWorld
 from video_analytics.storage.parquet import ParquetLakeIOManager
 
 MEASURED = ("daily_video_metrics", "recently_viewed_videos")

@@ -24,7 +24,8 @@ from harness import load_average, measured, simulator_process
 from video_analytics.dailymotion import assets as dma
 from video_analytics.dailymotion import definitions as dmd
 from video_analytics.dailymotion import earnings
-from video_analytics.dailymotion.simulator import DailyMotionSimulator, DailyMotionWorld
+from video_analytics.sandbox.dailymotion.demo import run_sensor_driven
+from video_analytics.sandbox.dailymotion.simulator import DailyMotionSimulator, DailyMotionWorld
 from video_analytics.settings import Settings
 
 
@@ -55,7 +56,7 @@ def main() -> None:
             },
         )
         with dg.DagsterInstance.ephemeral() as instance, measured() as clocks:
-            summary = dmd.run_demo_step(defs, instance, window)
+            summary = run_sensor_driven(defs, instance, window)
         stats = server.stats()
     reports = stats.get("reports_asked", 0)
     bound = math.ceil(reports / 2) * args.delay
