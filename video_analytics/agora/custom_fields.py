@@ -27,7 +27,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
-import pyarrow as pa
 
 from video_analytics.agora import transforms
 from video_analytics.agora.client import lines_frame
@@ -217,6 +216,8 @@ def line_values(chunk: bytes | memoryview, keys: list[str]) -> pl.DataFrame:
     `_fieldscan` is built (one pass over the bytes), else polars."""
     if _fieldscan is None:
         return lines_frame(bytes(chunk)).select(_polars_values(keys))
+    import pyarrow as pa  # with numpy, ~0.2 CPU-s that only a day with custom fields should pay
+
     rows, columns = _fieldscan.values(chunk, tuple(keys))
     arrays = {
         f"_v_{key}": pa.Array.from_buffers(pa.string(), rows, [pa.py_buffer(b) for b in buffers])
