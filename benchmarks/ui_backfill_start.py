@@ -10,7 +10,7 @@ one after another, and reads each one's timeline from the instance's event log:
 
 Compare two instance configs side by side (the baseline first):
 
-    PYTHONPATH=$PWD python benchmarks/ui_backfill_start.py --config /tmp/old-dagster.yaml --config dagster.yaml
+    PYTHONPATH=$PWD python benchmarks/ui_backfill_start.py --config /tmp/old.yaml --config dagster.yaml
 """
 
 from __future__ import annotations

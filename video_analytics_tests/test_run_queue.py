@@ -80,4 +80,4 @@ def test_a_zero_backfill_interval_is_refused_with_the_setting_named(tmp_path, re
         "  config:\n    backfill_interval_seconds: 0\n"
     )
     with pytest.raises((ValueError, DagsterInvalidConfigError), match="backfill_interval_seconds"):
-        instance_with(tmp_path, yaml_text).run_coordinator
+        _ = instance_with(tmp_path, yaml_text).run_coordinator
