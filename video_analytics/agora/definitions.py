@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from datetime import date
 
 import dagster as dg
@@ -88,14 +90,34 @@ def prepare_demo(days: list[date]) -> dict[str, str]:
     options = storage_options()
     reader = LogReader(root, options)
     missing = [day for day in days if not reader.day_files(day)]
-    if len(missing) > 1:  # one process per core: generating is plain Python
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(os.cpu_count() or 1, mp_context=context) as pool:
-            list(pool.map(_write_demo_day, [(root, day, lines, options) for day in missing]))
-    else:
-        for day in missing:
-            _write_demo_day((root, day, lines, options))
+    jobs = [(root, day, lines, options) for day in missing]
+    with _generation_progress(len(jobs)) as advance:
+        if len(jobs) > 1:  # one process per core: generating is plain Python
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(os.cpu_count() or 1, mp_context=context) as pool:
+                for _ in pool.map(_write_demo_day, jobs):
+                    advance()
+        else:
+            for job in jobs:
+                _write_demo_day(job)
+                advance()
     return {"AGORA_LOG_ROOT": root}
+
+
+@contextmanager
+def _generation_progress(days: int) -> Iterator[Callable[[], None]]:
+    """A bar of the days generated, on a terminal (generating is the demo's longest wait)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (
+        TextColumn("generating Agora player logs"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task("days", total=days)
+        yield lambda: progress.advance(task)
 
 
 def _write_demo_day(job: tuple[str, date, int, dict[str, str]]) -> None:
