@@ -88,7 +88,8 @@ def _timeline(instance: dg.DagsterInstance, backfill_id: str, runs: list) -> dic
         stage = EVENTS.get(record.dagster_event.event_type if record.dagster_event else None)
         if stage and stage not in stamps:
             stamps[stage] = record.timestamp
-    return {stage: stamps[stage] - launched for stage in STAGES if stage in stamps}
+    timeline = {stage: stamps[stage] - launched for stage in STAGES if stage in stamps}
+    return {**timeline, "status": run.dagster_run.status.value}
 
 
 def _wait_for_runs(instance: dg.DagsterInstance, backfill_id: str, timeout: float = 600.0) -> list:
@@ -110,6 +111,7 @@ def _report(config: str, rows: list[dict[str, float]]) -> None:
         cells = "".join(f"{v:8.1f}" if v is not None else f"{'-':>8}" for v in values)
         known = [v for v in values if v is not None]
         print(f"{stage:<16}{cells}{statistics.median(known) if known else float('nan'):8.1f}")
+    print(f"{'run status':<16}" + "".join(f"{row['status'][:7]:>8}" for row in rows))
 
 
 @contextmanager
