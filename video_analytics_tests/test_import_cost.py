@@ -12,7 +12,7 @@ import sys
 HEAVY_STORAGE = ("boto3", "dagster_aws", "dagster_gcp", "google.cloud.bigquery", "psycopg2")
 #: Imported by the step that uses them (an API call, a warehouse build, custom fields), not at load:
 #: every run worker, daemon tick and UI reload imports the definitions first.
-USED_BY_STEPS = ("httpx", "duckdb", "sqlglot", "pyarrow", "numpy")
+USED_BY_STEPS = ("httpx", "duckdb", "sqlglot", "pyarrow", "numpy", "maxminddb")
 
 
 def imported_after(statement: str, env: dict[str, str] | None = None) -> set[str]:
