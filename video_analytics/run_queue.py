@@ -22,7 +22,6 @@ from typing import Any
 
 from dagster import Field, IntSource
 from dagster._core.run_coordinator import QueuedRunCoordinator
-from dagster._daemon import controller
 
 DEFAULT_BACKFILL_INTERVAL_SECONDS = 5
 
@@ -36,9 +35,10 @@ class ResponsiveRunQueue(QueuedRunCoordinator):
 
     def _use_backfill_interval(self, seconds: int) -> None:
         if seconds < 1:
-            raise ValueError(
-                f"run_coordinator: config: backfill_interval_seconds must be >= 1, got {seconds}"
-            )
+            where = "dagster.yaml run_coordinator: config: backfill_interval_seconds"
+            raise ValueError(f"{where} must be at least 1 (seconds), got {seconds}")
+        from dagster._daemon import controller  # the daemon's; the webserver only queues runs
+
         self.backfill_interval_seconds = seconds
         controller.DEFAULT_DAEMON_INTERVAL_SECONDS = seconds
 
