@@ -67,7 +67,10 @@ def main() -> None:
     configs = args.config or ["dagster.yaml"]
     with Sandbox(scale="test") as sandbox:
         for config in configs:
-            rows = [_timeline(*run) for run in _launches(sandbox, Path(config), args)]
+            rows = []
+            for run in _launches(sandbox, Path(config), args):
+                rows.append(_timeline(*run))
+                print(config, rows[-1], flush=True)
             _report(config, rows)
 
 
@@ -123,7 +126,8 @@ def _report(config: str, rows: list[dict[str, float]]) -> None:
 
 @contextmanager
 def _dagster_dev(sandbox: Sandbox, config: Path):
-    with tempfile.TemporaryDirectory(prefix="ui-backfill-") as tmp:
+    # The code server's last run workers may still be writing when it is stopped.
+    with tempfile.TemporaryDirectory(prefix="ui-backfill-", ignore_cleanup_errors=True) as tmp:
         home, lake = Path(tmp, "home"), Path(tmp, "data")
         home.mkdir()
         shutil.copyfile(config, home / "dagster.yaml")
