@@ -20,8 +20,9 @@ import dagster as dg
 
 from video_analytics.dailymotion import assets as dma
 from video_analytics.dailymotion import definitions as dmd
-from video_analytics.dailymotion.simulator import DailyMotionSimulator, DailyMotionWorld
 from video_analytics.sandbox import SimulatorServer
+from video_analytics.sandbox.dailymotion.demo import run_sensor_driven
+from video_analytics.sandbox.dailymotion.simulator import DailyMotionSimulator, DailyMotionWorld
 from video_analytics.settings import Settings
 
 
@@ -51,7 +52,7 @@ def main() -> None:
         )
         with dg.DagsterInstance.ephemeral() as instance:
             started = time.monotonic()
-            summary = dmd.run_demo_step(defs, instance, window)
+            summary = run_sensor_driven(defs, instance, window)
             wall = time.monotonic() - started
     reports = sim.stats.snapshot().get("reports_asked", 0)
     bound = math.ceil(reports / 2) * args.delay

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+from pathlib import Path
 from types import SimpleNamespace
 
 import dagster as dg
@@ -12,8 +13,9 @@ import pytest
 from dagster._daemon import controller
 from dagster._daemon.backfill import execute_backfill_iteration_loop
 
-from video_analytics.demo import REPO_ROOT
 from video_analytics.run_queue import ResponsiveRunQueue
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -31,7 +33,7 @@ def sqlite_home(tmp_path, monkeypatch):
 
 def instance_with(tmp_path, yaml_text: str | None = None) -> dg.DagsterInstance:
     if yaml_text is None:
-        shutil.copyfile(REPO_ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+        shutil.copyfile(REPO_ROOT / "dagster.yaml", tmp_path / "dagster.yaml")  # what users get
     else:
         (tmp_path / "dagster.yaml").write_text(yaml_text)
     return dg.DagsterInstance.from_config(str(tmp_path))
