@@ -17,6 +17,7 @@ import math
 import secrets
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
@@ -196,7 +197,7 @@ class DailyMotionWorld:
             for name in ("Web", "Mobile web", "Embed", "AMP", "Connected TV")[:n_players]
         ]
         self.playlists = [
-            {"id": _dm_id(rng, "x", 6), "name": f"{rng.choice(_TITLES_A)} {rng.choice(_TITLES_B)} playlist"}
+            {"id": _dm_id(rng, "x", 6), "name": f"{_pick(rng, _TITLES_A)} {_pick(rng, _TITLES_B)} playlist"}
             for _ in range(n_playlists)
         ]
         first = self.today - timedelta(days=3 * 365)
@@ -207,7 +208,7 @@ class DailyMotionWorld:
             created = datetime.combine(date.fromordinal(int(day)), datetime.min.time(), UTC) + timedelta(
                 seconds=int(rng.integers(6 * 3600, 22 * 3600))
             )
-            title = f"{rng.choice(_TITLES_A)} {rng.choice(_TITLES_B)} {created:%d %b %Y}"
+            title = f"{_pick(rng, _TITLES_A)} {_pick(rng, _TITLES_B)} {created:%d %b %Y}"
             self.videos.append(
                 {
                     "id": vid,
@@ -723,3 +724,9 @@ def sandbox_simulator(sandbox) -> DailyMotionSimulator:
     sim = DailyMotionSimulator(DailyMotionWorld(today=sandbox.today, scale=sandbox.scale, seed=sandbox.seed))
     sim.knobs.report_delay = 2.0
     return sim
+
+
+def _pick(rng: np.random.Generator, options: Sequence[str]) -> str:
+    """``str(rng.choice(options))`` (the same draw from the same stream) without numpy's per-call
+    array conversion, which made building the sandbox's catalogues take seconds."""
+    return options[rng.integers(len(options))]

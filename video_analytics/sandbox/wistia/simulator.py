@@ -17,6 +17,7 @@ import string
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -111,7 +112,7 @@ class WistiaWorld:
         kind = "Audio" if rng.random() < 0.06 else "Video"
         duration = round(float(rng.lognormal(math.log(150), 0.8)), 3)
         project_name, project_id = PROJECTS[int(rng.integers(len(PROJECTS)))]
-        name = f"{rng.choice(_WORDS)} {rng.choice(_WORDS)} #{index + 1}"
+        name = f"{_pick(rng, _WORDS)} {_pick(rng, _WORDS)} #{index + 1}"
         status = "ready" if rng.random() < 0.97 else str(rng.choice(["processing", "failed"]))
         record = {
             "id": 1_000_000 + index * 37 + int(rng.integers(0, 30)),
@@ -472,3 +473,9 @@ def sandbox_simulator(sandbox) -> WistiaSimulator:
 
 
 __all__ = ["SANDBOX_TOKEN", "WistiaKnobs", "WistiaSimulator", "WistiaWorld", "sandbox_simulator"]
+
+
+def _pick(rng: np.random.Generator, options: Sequence[str]) -> str:
+    """``str(rng.choice(options))`` (the same draw from the same stream) without numpy's per-call
+    array conversion, which made building the sandbox's catalogues take seconds."""
+    return options[rng.integers(len(options))]
