@@ -11,6 +11,8 @@ from pathlib import Path
 
 
 def _demo(args: argparse.Namespace) -> int:
+    # First, before the imports: loading Dagster and the definitions takes seconds on a busy machine.
+    print(f"video-analytics demo: {args.days} days on the offline sandbox; loading Dagster ...", flush=True)
     from video_analytics.sandbox.demo import run_demo
 
     run_demo(days=args.days)

@@ -15,11 +15,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import maxminddb
 import polars as pl
 
 from video_analytics.agora.stream_walk import GEO_SCHEMA
+
+if TYPE_CHECKING:
+    import maxminddb  # imported when a database is opened: most deployments configure none
 
 LANGUAGE = "en"
 
@@ -29,6 +32,8 @@ class GeoDatabaseError(ValueError):
 
 
 def _open(path: str, setting: str) -> maxminddb.Reader:
+    import maxminddb
+
     if not os.path.isfile(path):
         raise GeoDatabaseError(f"{setting}={path}: no such file (a GeoIP2/GeoLite2 .mmdb database)")
     try:

@@ -37,6 +37,7 @@ from dagster._core.storage.tags import (
 )
 from pydantic import Field
 
+from video_analytics.checks import rows_by_day
 from video_analytics.dailymotion import scheduling, transforms
 from video_analytics.dailymotion.client import DailyMotionClient
 from video_analytics.dailymotion.resources import DailyMotionResource
@@ -292,9 +293,9 @@ def dm_hourly_reports_checks(
     assets_def = context.op_execution_context.assets_def
     for key in sorted(selected, key=str):
         yield dg.Output(None, output_name=assets_def.get_output_name_for_asset_check_key(key))
+    rows_of = rows_by_day(hourly, "day")
     for day in days:
-        rows = hourly.filter(pl.col("day") == day)
-        for result in hourly_checks(rows, [day], vtr_max, raw):
+        for result in hourly_checks(rows_of(day), [day], vtr_max, raw):
             if dg.AssetCheckKey(HOURLY, result.check_name) in selected:
                 yield _day_evaluation(result, day, targets)
 

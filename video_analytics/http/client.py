@@ -6,15 +6,15 @@ is safe to use from all of its threads.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random as _random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from video_analytics.http.auth import Auth
 from video_analytics.http.errors import (
@@ -29,17 +29,21 @@ from video_analytics.http.errors import (
 from video_analytics.http.ratelimit import account_id, account_limiter
 from video_analytics.http.retry import RequestCounters, RetryPolicy, parse_retry_after
 
+if TYPE_CHECKING:
+    import httpx  # imported when the first client is built: a definitions load needs no HTTP stack
+
 log = logging.getLogger("video_analytics.http")
 
-_RETRYABLE_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+#: httpx's exception names that a retry can cure.
+_RETRYABLE_ERRORS = ("TimeoutException", "NetworkError", "RemoteProtocolError")
 #: Failures that prove the request never reached the server: safe to repeat even when it is not idempotent.
-_UNSENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
+_UNSENT_ERRORS = ("ConnectError", "ConnectTimeout")
 _THROTTLE_STATUSES = (429, 503)
 _AUTH_STATUSES = (401, 403)
 #: New tokens one request may ask for after 401/403 answers before the error is final.
 MAX_AUTH_REFRESHES = 3
 
-Decoder = Callable[[httpx.Response], Any]
+Decoder = Callable[["httpx.Response"], Any]
 
 
 class _StripQueryFilter(logging.Filter):
@@ -52,11 +56,34 @@ class _StripQueryFilter(logging.Filter):
 
 
 def _without_query(arg: object) -> object:
+    import httpx
+
     return str(arg).split("?", 1)[0] if isinstance(arg, httpx.URL) else arg
 
 
-if not any(isinstance(f, _StripQueryFilter) for f in logging.getLogger("httpx").filters):
-    logging.getLogger("httpx").addFilter(_StripQueryFilter())
+def _strip_queries_from_httpx_logs() -> None:
+    httpx_log = logging.getLogger("httpx")
+    if not any(isinstance(f, _StripQueryFilter) for f in httpx_log.filters):
+        httpx_log.addFilter(_StripQueryFilter())
+
+
+def _is_one_of(exc: BaseException, names: tuple[str, ...]) -> bool:
+    """``isinstance`` against httpx exception classes named in ``names`` (httpx is imported lazily)."""
+    import httpx
+
+    return isinstance(exc, tuple(getattr(httpx, name) for name in names))
+
+
+@functools.cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """The verifying TLS context every client of this process shares.
+
+    httpx builds a new context per client by default, loading the whole CA bundle each time (tens
+    of milliseconds of CPU), and clients are built per sensor tick and per asset: a DailyMotion
+    backfill built dozens. httpx reads ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` as before, once, when
+    the process builds its first client.
+    """
+    return httpx.create_ssl_context(trust_env=True)
 
 
 @dataclass
@@ -131,11 +158,15 @@ class ApiClient:
             else None
         )
         self._slots = threading.BoundedSemaphore(max_concurrency)
+        import httpx  # here, not at module import: loading the definitions builds no client
+
+        _strip_queries_from_httpx_logs()
         self._http = httpx.Client(
             base_url=base_url,
             headers=headers,
             timeout=timeout,
             transport=transport,
+            verify=shared_ssl_context(),
             trust_env=True,  # honour HTTPS_PROXY / HTTP_PROXY / NO_PROXY
             follow_redirects=True,  # CSV exports are often redirected to object storage
             limits=httpx.Limits(max_connections=max(max_concurrency * 2, 10)),
@@ -229,12 +260,12 @@ class ApiClient:
     def _execute(self, call: _Call, decode: Decoder) -> Any:
         refreshes = 0
         attempt = 0
-        endpoint = self._http.build_request(call.method, call.path).url.path
         while True:
             attempt += 1
             outcome = self._attempt(call, decode)
             if not isinstance(outcome, _Failure):
                 return outcome
+            endpoint = self._endpoint(call)  # for messages only: building it costs a request's parsing
             if self._may_refresh(outcome, call, refreshes):
                 refreshes += 1  # a fresh-token retry, not counted against the backoff budget
                 attempt -= 1
@@ -259,6 +290,9 @@ class ApiClient:
             self._note_retry(call.method, endpoint, outcome.label, wait)
             self._sleep(wait)
 
+    def _endpoint(self, call: _Call) -> str:
+        return self._http.build_request(call.method, call.path).url.path
+
     def _may_refresh(self, outcome: _Failure, call: _Call, refreshes: int) -> bool:
         """Each 401/403 earns a new token and a retry, up to ``MAX_AUTH_REFRESHES`` per request: a
         vendor that revokes tokens every second may reject the fresh one too, while credentials that
@@ -281,12 +315,14 @@ class ApiClient:
         )
 
     def _attempt(self, call: _Call, decode: Decoder) -> Any:
+        import httpx
+
         try:
             response = self._send(call)
         except httpx.HTTPError as exc:
             detail = self._detail(f"{type(exc).__name__}: {exc}")
-            retryable = isinstance(exc, _RETRYABLE_ERRORS)
-            unsent = isinstance(exc, _UNSENT_ERRORS)
+            retryable = _is_one_of(exc, _RETRYABLE_ERRORS)
+            unsent = _is_one_of(exc, _UNSENT_ERRORS)
             return _Failure(ApiError, None, detail, type(exc).__name__, retryable, unsent=unsent)
         if response.status_code < 400:
             return self._decode(response, decode)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 DETAIL_LIMIT = 300
 REDACTED = "***"

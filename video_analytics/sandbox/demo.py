@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -77,11 +79,26 @@ def run_steps(defs: dg.Definitions, partition_range: tuple[str, str], echo) -> S
         for number, step in enumerate(steps, start=1):
             started = time.monotonic()
             echo(f"[{number}/{len(steps)}] {step.title}: {', '.join(step.assets)} ...")
-            step_summary = run_step(step, defs, instance, partition_range)
+            with step_progress(f"[{number}/{len(steps)}] {step.title}", interactive=echo is print):
+                step_summary = run_step(step, defs, instance, partition_range)
             summary.update(step_summary)
             rows = sum(entry["rows"] for entry in step_summary.values())
             echo(f"      done in {time.monotonic() - started:.1f}s, {rows} rows")
     return summary
+
+
+@contextmanager
+def step_progress(title: str, interactive: bool) -> Iterator[None]:
+    """On a terminal, a spinner with the time spent under the step's log lines: Dagster steps log
+    per account or partition, yet a quiet minute (a report being prepared) must not look stuck."""
+    if not interactive:
+        yield
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn(title), TimeElapsedColumn(), transient=True) as progress:
+        progress.add_task(title, total=None)
+        yield
 
 
 def format_summary(summary: Summary, root: str, warehouse: str, home: Path) -> str:

@@ -9,16 +9,19 @@ views there, over the tables of those sources.
 Rebuilding is cheap (views only store SQL) and idempotent. Both sit in the `warehouse` pool; a second
 rebuild, or a query, that meets a rebuild in progress waits for DuckDB's file lock
 (`storage.warehouse._connect`).
+
+DuckDB and sqlglot are imported when a build runs, not when the definitions load.
 """
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
 
-from video_analytics.storage.warehouse import build_warehouse, discover_tables
-from video_analytics.warehouse import views as sql_views
+if TYPE_CHECKING:
+    from video_analytics.warehouse import views as sql_views
 
 GROUP = "warehouse"
 DUCKDB_WAREHOUSE = dg.AssetKey("duckdb_warehouse")
@@ -51,9 +54,12 @@ class BigQueryViewsTarget(dg.ConfigurableResource):
 
 def build_duckdb_warehouse(
     lake_root: str, path: str
-) -> tuple[dict[str, int], list[sql_views.View], list[sql_views.View]]:
+) -> "tuple[dict[str, int], list[sql_views.View], list[sql_views.View]]":
     """(rows per table view, SQL views built, SQL views skipped): a view per lake table, then every
     SQL view whose tables exist; a SQL view whose tables vanished is dropped, not left broken."""
+    from video_analytics.storage.warehouse import build_warehouse, discover_tables
+    from video_analytics.warehouse import views as sql_views
+
     built, skipped = sql_views.buildable(sql_views.registered_views(), discover_tables(lake_root))
     drops = [f'DROP VIEW IF EXISTS "{v.name}"' for v in skipped]
     counts = build_warehouse(lake_root, path, extra_sql=[*drops, *(sql_views.duckdb_sql(v) for v in built)])
@@ -63,6 +69,8 @@ def build_duckdb_warehouse(
 def ensure_duckdb_warehouse(lake_root: str, path: str) -> str | None:
     """Build the warehouse if it does not exist yet (e.g. no daemon ran the asset); returns why it
     cannot be, or None when it is there."""
+    from video_analytics.storage.warehouse import discover_tables
+
     if os.path.exists(path):
         return None
     if not discover_tables(lake_root):
@@ -74,7 +82,7 @@ def ensure_duckdb_warehouse(lake_root: str, path: str) -> str | None:
     return None
 
 
-def _view_names(views: Sequence[sql_views.View]) -> dg.MetadataValue:
+def _view_names(views: "Sequence[sql_views.View]") -> dg.MetadataValue:
     return dg.MetadataValue.json([v.name for v in views])
 
 
@@ -126,6 +134,7 @@ def bigquery_views_asset(tables: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
     )
     def bigquery_views(context: dg.AssetExecutionContext, bigquery_views_target: BigQueryViewsTarget):
         from video_analytics.storage.bigquery import open_client, run_statements
+        from video_analytics.warehouse import views as sql_views
 
         target = bigquery_views_target
         built, skipped = sql_views.buildable(

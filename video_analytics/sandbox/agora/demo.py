@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import multiprocessing
 import os
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from datetime import date
 
 from video_analytics.agora.client import LogReader
@@ -43,11 +45,25 @@ def prepare_demo(days: list[date]) -> dict[str, str]:
     missing = [day for day in days if not reader.day_files(day)]
     # a partial of the generator's own function, so the pool's workers import the generator alone
     write = functools.partial(write_day, files=3, gzip_files=True, storage_options=options)
-    if len(missing) > 1:  # one process per core: generating is plain Python
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(os.cpu_count() or 1, mp_context=context) as pool:
-            list(pool.map(write, [root] * len(missing), missing, [lines] * len(missing)))
-    else:
-        for day in missing:
-            write(root, day, lines)
+    with _generation_progress(len(missing)) as advance:
+        if len(missing) > 1:  # one process per core: generating is plain Python
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(os.cpu_count() or 1, mp_context=context) as pool:
+                for _ in pool.map(write, [root] * len(missing), missing, [lines] * len(missing)):
+                    advance()
+        else:
+            for day in missing:
+                write(root, day, lines)
+                advance()
     return {"AGORA_LOG_ROOT": root}
+
+
+@contextmanager
+def _generation_progress(days: int) -> Iterator[Callable[[], None]]:
+    """A bar of the days generated, on a terminal (generating is the demo's longest wait)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    title = TextColumn("generating Agora player logs")
+    with Progress(title, BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True) as progress:
+        task = progress.add_task("days", total=days)
+        yield lambda: progress.advance(task)

@@ -17,6 +17,7 @@ import math
 import secrets
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
@@ -35,6 +36,7 @@ SANDBOX_CLIENT_SECRET = "sandbox-dailymotion-secret"
 SANDBOX_USERNAME = "sandbox-partner"
 SANDBOX_PASSWORD = "sandbox-partner-password"
 REPORT_RETENTION_SECONDS = 48 * 3600
+MAX_LIST_IDS = 100  # the Data API's `limit` maximum: `GET /videos?ids=` takes at most this many
 KNOWN_SCOPES = {
     "create_reports",
     "read_reports",
@@ -195,7 +197,7 @@ class DailyMotionWorld:
             for name in ("Web", "Mobile web", "Embed", "AMP", "Connected TV")[:n_players]
         ]
         self.playlists = [
-            {"id": _dm_id(rng, "x", 6), "name": f"{rng.choice(_TITLES_A)} {rng.choice(_TITLES_B)} playlist"}
+            {"id": _dm_id(rng, "x", 6), "name": f"{_pick(rng, _TITLES_A)} {_pick(rng, _TITLES_B)} playlist"}
             for _ in range(n_playlists)
         ]
         first = self.today - timedelta(days=3 * 365)
@@ -206,7 +208,7 @@ class DailyMotionWorld:
             created = datetime.combine(date.fromordinal(int(day)), datetime.min.time(), UTC) + timedelta(
                 seconds=int(rng.integers(6 * 3600, 22 * 3600))
             )
-            title = f"{rng.choice(_TITLES_A)} {rng.choice(_TITLES_B)} {created:%d %b %Y}"
+            title = f"{_pick(rng, _TITLES_A)} {_pick(rng, _TITLES_B)} {created:%d %b %Y}"
             self.videos.append(
                 {
                     "id": vid,
@@ -413,6 +415,7 @@ class DailyMotionSimulator(BaseSimulator):
         return [
             Route("/oauth/v1/token", self._token, methods=["POST"]),
             Route("/graphql", self._graphql, methods=["POST"]),
+            Route("/rest/videos", self._rest_videos, methods=["GET"]),
             Route("/rest/{kind}/{item_id}", self._rest, methods=["GET"]),
             Route("/download/{token}/{part}.csv", self._download, methods=["GET"]),
         ]
@@ -664,15 +667,26 @@ class DailyMotionSimulator(BaseSimulator):
         fields = [f for f in request.query_params.get("fields", "id").split(",") if f]
         unknown = [f for f in fields if f not in items[item_id]]
         if unknown:
-            body = {
-                "error": {
-                    "code": 400,
-                    "message": f"Unknown fields: {', '.join(unknown)}",
-                    "type": "invalid_parameter",
-                }
-            }
-            return JSONResponse(body, status_code=400)
+            return _invalid_parameter(f"Unknown fields: {', '.join(unknown)}")
         return JSONResponse({f: items[item_id][f] for f in fields})
+
+    async def _rest_videos(self, request: Request) -> Response:
+        return await self.serve(request, "rest.videos", self._video_list)
+
+    def _video_list(self, request: Request) -> Response:
+        """`GET /videos?ids=a,b,...`: the Data API's list form, at most 100 ids a page; unknown ids are
+        simply absent from `list`."""
+        ids = [i for i in request.query_params.get("ids", "").split(",") if i]
+        if len(ids) > MAX_LIST_IDS:
+            return _invalid_parameter(f"ids: at most {MAX_LIST_IDS} ids")
+        fields = [f for f in request.query_params.get("fields", "id").split(",") if f]
+        videos = self.world.by_id["video"]
+        unknown = [f for f in fields if f not in next(iter(videos.values()), {})]
+        if unknown:
+            return _invalid_parameter(f"Unknown fields: {', '.join(unknown)}")
+        found = [{f: videos[i][f] for f in fields} for i in ids if i in videos]
+        body = {"page": 1, "limit": MAX_LIST_IDS, "explicit": False, "total": len(found), "has_more": False}
+        return JSONResponse({**body, "list": found})
 
     # -- admin ---------------------------------------------------------------------------------------
     async def _admin_clock(self, request: Request) -> Response:
@@ -699,8 +713,20 @@ def _parse_date(value: str, name: str) -> date:
         raise GraphQLError(f"{name} must be a date (YYYY-MM-DD), got {value!r}") from None
 
 
+def _invalid_parameter(message: str) -> Response:
+    return JSONResponse(
+        {"error": {"code": 400, "message": message, "type": "invalid_parameter"}}, status_code=400
+    )
+
+
 def sandbox_simulator(sandbox) -> DailyMotionSimulator:
     """The sandbox's DailyMotion: short report delays so a demo's sensor finishes in seconds."""
     sim = DailyMotionSimulator(DailyMotionWorld(today=sandbox.today, scale=sandbox.scale, seed=sandbox.seed))
     sim.knobs.report_delay = 2.0
     return sim
+
+
+def _pick(rng: np.random.Generator, options: Sequence[str]) -> str:
+    """``str(rng.choice(options))`` (the same draw from the same stream) without numpy's per-call
+    array conversion, which made building the sandbox's catalogues take seconds."""
+    return options[rng.integers(len(options))]

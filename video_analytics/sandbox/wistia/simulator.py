@@ -17,6 +17,7 @@ import string
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -111,7 +112,7 @@ class WistiaWorld:
         kind = "Audio" if rng.random() < 0.06 else "Video"
         duration = round(float(rng.lognormal(math.log(150), 0.8)), 3)
         project_name, project_id = PROJECTS[int(rng.integers(len(PROJECTS)))]
-        name = f"{rng.choice(_WORDS)} {rng.choice(_WORDS)} #{index + 1}"
+        name = f"{_pick(rng, _WORDS)} {_pick(rng, _WORDS)} #{index + 1}"
         status = "ready" if rng.random() < 0.97 else str(rng.choice(["processing", "failed"]))
         record = {
             "id": 1_000_000 + index * 37 + int(rng.integers(0, 30)),
@@ -439,13 +440,18 @@ class WistiaSimulator(BaseSimulator):
         start, end = self._dates(request)
         oldest = self.world.today.toordinal() - RETENTION_DAYS
         media_id = request.query_params.get("media_id")
-        rows: list[dict[str, Any]] = []
+        skip, chosen = (page - 1) * per_page, []
         for ordinal in range(min(end, self.world.today).toordinal(), max(start.toordinal(), oldest) - 1, -1):
             day = self.world.events(ordinal)
-            rows.extend(e for e in day if not media_id or e["media_id"] == media_id)
-            if len(rows) >= page * per_page:
+            if media_id:
+                day = [e for e in day if e["media_id"] == media_id]
+            if skip >= len(day):  # a whole day before the page: skipped without copying it
+                skip -= len(day)
+                continue
+            chosen.extend(day[skip : skip + per_page - len(chosen)])
+            skip = 0
+            if len(chosen) == per_page:
                 break
-        chosen = rows[(page - 1) * per_page : page * per_page]
         if self.knobs.blank_geo_as == "empty":
             chosen = [{**e, **{k: "" for k in ("lat", "lon") if e[k] is None}} for e in chosen]
         return chosen
@@ -467,3 +473,9 @@ def sandbox_simulator(sandbox) -> WistiaSimulator:
 
 
 __all__ = ["SANDBOX_TOKEN", "WistiaKnobs", "WistiaSimulator", "WistiaWorld", "sandbox_simulator"]
+
+
+def _pick(rng: np.random.Generator, options: Sequence[str]) -> str:
+    """``str(rng.choice(options))`` (the same draw from the same stream) without numpy's per-call
+    array conversion, which made building the sandbox's catalogues take seconds."""
+    return options[rng.integers(len(options))]
