@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -10,10 +9,10 @@ from datetime import date
 
 import dagster as dg
 
-from video_analytics.agora import assets, custom_fields
-from video_analytics.agora.resources import AgoraCustomField, AgoraLogsResource
+from video_analytics.agora import assets
+from video_analytics.agora.resources import build_resources
 from video_analytics.demo_steps import DemoStep
-from video_analytics.settings import Settings, SettingsError, env_number
+from video_analytics.settings import Settings
 from video_analytics.storage.targets import storage_kind, with_storage_kind
 
 DEMO_LINES_PER_DAY = 200_000
@@ -23,52 +22,17 @@ DEMO_STEPS = (
 )
 
 
-def storage_options() -> dict[str, str]:
-    raw = os.environ.get("AGORA_LOG_STORAGE_OPTIONS")
-    if not raw:
-        return {}
-    try:
-        parsed = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise SettingsError(f"AGORA_LOG_STORAGE_OPTIONS is not valid JSON: {exc.msg}") from exc
-    if not isinstance(parsed, dict):
-        raise SettingsError("AGORA_LOG_STORAGE_OPTIONS must be a JSON object of fsspec options")
-    return {str(k): str(v) for k, v in parsed.items()}
-
-
-def configured_custom_fields() -> list[AgoraCustomField]:
-    """AGORA_CUSTOM_FIELDS: a JSON list of {key, column, aggregate} (checked again against the output
-    columns when the run starts)."""
-    try:
-        fields = custom_fields.parse_setting(os.environ.get(custom_fields.SETTING))
-    except custom_fields.CustomFieldError as exc:
-        raise SettingsError(str(exc)) from exc
-    return [AgoraCustomField(key=f.key, column=f.column, aggregate=f.aggregate) for f in fields]
-
-
-def resource(settings: Settings) -> AgoraLogsResource:
-    """The log root is read at run time (EnvVar): definitions load even where it is not set. GeoIP
-    databases and custom fields are optional settings (docs/agora.md)."""
-    return AgoraLogsResource(
-        log_root=dg.EnvVar("AGORA_LOG_ROOT"),
-        storage_options=storage_options(),
-        geoip_database=os.environ.get("AGORA_GEOIP_DATABASE") or None,
-        isp_database=os.environ.get("AGORA_ISP_DATABASE") or None,
-        custom_fields=configured_custom_fields(),
-    )
-
-
 def build(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=with_storage_kind(assets.assets, storage_kind(settings, "agora")),
         schedules=assets.schedules,
-        resources={"agora_logs": resource(settings)},
+        resources=build_resources(settings),
     )
 
 
 def demo_log_root(settings: Settings | None = None) -> str:
     settings = settings or Settings.from_env()
-    return os.environ.get("AGORA_LOG_ROOT") or f"{settings.lake_root.rstrip('/')}/sandbox/agora_logs"
+    return settings.agora.log_root or f"{settings.lake_root.rstrip('/')}/sandbox/agora_logs"
 
 
 def sandbox_env(settings: Settings) -> dict[str, str]:
@@ -83,9 +47,10 @@ def prepare_demo(days: list[date]) -> dict[str, str]:
     """
     from video_analytics.agora.client import LogReader
 
-    root = demo_log_root()
-    lines = env_number("AGORA_DEMO_LINES", integer=True) or DEMO_LINES_PER_DAY
-    options = storage_options()
+    settings = Settings.from_env()
+    root = demo_log_root(settings)
+    lines = settings.agora.demo_lines or DEMO_LINES_PER_DAY
+    options = settings.agora.log_storage_options
     reader = LogReader(root, options)
     missing = [day for day in days if not reader.day_files(day)]
     if len(missing) > 1:  # one process per core: generating is plain Python

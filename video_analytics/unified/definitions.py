@@ -10,7 +10,7 @@ import dagster as dg
 from video_analytics.demo_steps import DemoStep
 from video_analytics.settings import Settings
 from video_analytics.unified import assets
-from video_analytics.unified.resources import MAPPING_SETTING, CrossPlatformResource
+from video_analytics.unified.resources import MAPPING_SETTING, build_resources
 
 ASSETS = ("video_identity", "video_daily_performance", "video_performance_report")
 
@@ -21,7 +21,7 @@ def _demo_runner(defs: dg.Definitions, instance: dg.DagsterInstance, partition_r
     from video_analytics.unified.sandbox_mapping import write_demo_mapping
 
     settings = Settings.from_env()
-    if os.environ.get(MAPPING_SETTING) == demo_mapping_path(settings):
+    if settings.cross_platform.video_mapping == demo_mapping_path(settings):
         write_demo_mapping(settings.lake_root, demo_mapping_path(settings))
     return run_step(DemoStep("cross-platform", ASSETS, True), defs, instance, partition_range)
 
@@ -35,7 +35,8 @@ def demo_mapping_path(settings: Settings) -> str:
 
 def prepare_demo(days: list[date]) -> dict[str, str]:
     """The demo uses its own mapping file unless the user names one."""
-    return {MAPPING_SETTING: os.environ.get(MAPPING_SETTING) or demo_mapping_path(Settings.from_env())}
+    settings = Settings.from_env()
+    return {MAPPING_SETTING: settings.cross_platform.video_mapping or demo_mapping_path(settings)}
 
 
 def sandbox_env(settings: Settings) -> dict[str, str]:
@@ -43,13 +44,5 @@ def sandbox_env(settings: Settings) -> dict[str, str]:
     return {MAPPING_SETTING: path} if os.path.exists(path) else {}
 
 
-def resource(settings: Settings) -> CrossPlatformResource:
-    return CrossPlatformResource(
-        lake_root=settings.lake_root,
-        video_mapping=os.environ.get(MAPPING_SETTING, ""),
-        report_dir=os.environ.get("VIDEO_ANALYTICS_REPORT_DIR", ""),
-    )
-
-
 def build(settings: Settings) -> dg.Definitions:
-    return dg.Definitions(assets=assets.assets, resources={"cross_platform": resource(settings)})
+    return dg.Definitions(assets=assets.assets, resources=build_resources(settings))
