@@ -20,9 +20,11 @@ import dagster as dg
 
 from video_analytics.dailymotion import assets as dma
 from video_analytics.dailymotion import definitions as dmd
+from video_analytics.dailymotion.resources import dailymotion_resource
 from video_analytics.dailymotion.simulator import DailyMotionSimulator, DailyMotionWorld
 from video_analytics.sandbox import SimulatorServer
 from video_analytics.settings import Settings
+from video_analytics.storage.targets import io_manager_for
 
 
 def main() -> None:
@@ -45,8 +47,8 @@ def main() -> None:
             assets=dma.assets,
             sensors=dma.sensors,
             resources={
-                "dailymotion": dmd.resource(Settings(), max_range_days=args.max_range),
-                dma.IO_MANAGER_KEY: dmd.io_manager(Settings(data_dir=lake)),
+                "dailymotion": dailymotion_resource(Settings.from_env(), max_range_days=args.max_range),
+                dma.IO_MANAGER_KEY: io_manager_for(Settings.from_env(data_dir=lake), "dailymotion"),
             },
         )
         with dg.DagsterInstance.ephemeral() as instance:

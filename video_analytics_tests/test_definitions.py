@@ -8,6 +8,7 @@ import dagster as dg
 import pytest
 
 from video_analytics.brightcove import assets as bc
+from video_analytics.brightcove.client import PRODUCTION_CMS_URL
 from video_analytics.definitions import build_definitions
 from video_analytics.settings import Settings, SettingsError
 
@@ -44,7 +45,9 @@ def test_secrets_stay_environment_variables(monkeypatch):
 
 def test_endpoint_overrides_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("BRIGHTCOVE_CMS_URL", "http://127.0.0.1:9/cms/v1")
-    assert build_definitions(Settings()).resources["brightcove"].cms_url == "http://127.0.0.1:9/cms/v1"
+    defs = build_definitions(Settings.from_env())
+    assert defs.resources["brightcove"].cms_url == "http://127.0.0.1:9/cms/v1"
+    assert build_definitions(Settings()).resources["brightcove"].cms_url == PRODUCTION_CMS_URL  # as passed in
 
 
 @pytest.mark.parametrize(
@@ -70,10 +73,10 @@ def test_settings_defaults_and_accounts(monkeypatch):
     monkeypatch.setenv("BRIGHTCOVE_ACCOUNTS", '{"news": 123}')
     monkeypatch.setenv("VIDEO_ANALYTICS_DATA_DIR", "s3://bucket/lake")
     settings = Settings.from_env()
-    assert settings.brightcove_accounts == {"news": "123"}
+    assert settings.brightcove.accounts == {"news": "123"}
     assert settings.lake_root == "s3://bucket/lake"
     assert settings.profile == "sandbox" and settings.start_date == "2023-01-01"
-    assert len(Settings().brightcove_accounts) == 5
+    assert len(Settings().brightcove.accounts) == 5
 
 
 def test_daily_schedule_repulls_the_three_provisional_days_in_one_run():
