@@ -65,8 +65,8 @@ def _vars(group: str, *rows: tuple[str, str, str]) -> tuple[Variable, ...]:
     return tuple(Variable(name, default, meaning, group) for name, default, meaning in rows)
 
 
-#: Every variable the platform reads (secrets, read by Dagster as `EnvVar`s, are listed in
-#: docs/operations.md beside this table). docs/operations.md's settings table must match it.
+#: Every variable the platform reads; `SECRETS` lists the ones Dagster reads as `EnvVar`s.
+#: docs/operations.md's settings table is `markdown_table()`.
 VARIABLES: tuple[Variable, ...] = (
     *_vars(
         "platform",
@@ -98,7 +98,7 @@ VARIABLES: tuple[Variable, ...] = (
         "run time",
         ("VIDEO_ANALYTICS_RATE_LIMIT_URL", "", "`redis://…`: share each vendor account's rate limit."),
         ("VIDEO_ANALYTICS_PG_URL", "", "`postgresql://…`: Dagster's instance storage (else SQLite)."),
-        ("DAGSTER_HOME", "", "Dagster's instance folder (SQLite storage lives in `storage/`)."),
+        ("DAGSTER_HOME", "./.dagster_home", "Dagster's instance folder (the default is the CLI's)."),
         ("AWS_ENDPOINT_URL", "", "S3 and Glue endpoint (MinIO, moto); AWS when unset."),
         ("AWS_ENDPOINT_URL_S3", "", "S3 endpoint only; wins over `AWS_ENDPOINT_URL`."),
         ("AWS_ENDPOINT_URL_GLUE", "", "Glue endpoint only; wins over `AWS_ENDPOINT_URL`."),
@@ -108,32 +108,28 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     *_vars(
         "brightcove",
-        ("BRIGHTCOVE_ACCOUNTS", "the runbook's five", "JSON channel name -> account id."),
-        ("BRIGHTCOVE_OAUTH_URL", "vendor", "OAuth endpoint (the sandbox points it at its simulator)."),
-        ("BRIGHTCOVE_CMS_URL", "vendor", "CMS API base URL."),
-        ("BRIGHTCOVE_ANALYTICS_URL", "vendor", "Analytics API base URL."),
+        ("BRIGHTCOVE_ACCOUNTS", "the runbook's five accounts", "JSON channel name -> account id."),
+        ("BRIGHTCOVE_OAUTH_URL", "the vendor's", "OAuth endpoint (the sandbox points it at its simulator)."),
+        ("BRIGHTCOVE_CMS_URL", "the vendor's", "CMS API base URL."),
+        ("BRIGHTCOVE_ANALYTICS_URL", "the vendor's", "Analytics API base URL."),
     ),
     *_vars(
         "dailymotion",
-        ("DM_BASE_URL", "vendor", "API base URL; the next three default from it."),
+        ("DM_BASE_URL", "the vendor's", "API base URL; the next three default from it."),
         ("DM_AUTH_URL", "<base>/oauth/v1/token", "OAuth token endpoint."),
         ("DM_GRAPH_URL", "<base>/graphql", "GraphQL endpoint (reports)."),
         ("DM_REST_URL", "<base>/rest", "REST endpoint (video metadata)."),
     ),
     *_vars(
         "tmdb",
-        ("TMDB_BASE_URL", "vendor", "API base URL."),
-        ("TMDB_REQUESTS_PER_SECOND", "40", "Client pace (requests a second); the demo's sandbox is faster."),
-        (
-            "TMDB_READ_ACCESS_TOKEN",
-            "",
-            "Secret; when set, wins over `TMDB_API_KEY` (only its presence is read here).",
-        ),
+        ("TMDB_BASE_URL", "the vendor's", "API base URL."),
+        ("TMDB_REQUESTS_PER_SECOND", "38", "Client pace (requests a second); the demo's sandbox is faster."),
+        ("TMDB_READ_ACCESS_TOKEN", "", "Secret; set, it wins over `TMDB_API_KEY` (presence read only)."),
     ),
     *_vars(
         "wistia",
-        ("WISTIA_BASE_URL", "vendor", "API base URL."),
-        ("WISTIA_REQUESTS_PER_MINUTE", "vendor limit", "Client pace (requests a minute)."),
+        ("WISTIA_BASE_URL", "the vendor's", "API base URL."),
+        ("WISTIA_REQUESTS_PER_MINUTE", "570", "Client pace (requests a minute)."),
         ("WISTIA_REDSHIFT_SCHEMA", "wistia", "Schema of the native Redshift tables."),
         ("WISTIA_GLUE_DATABASE", "", "Register the S3 lake's Wistia tables in this Glue database."),
         ("WISTIA_REDSHIFT_EXTERNAL_SCHEMA", "wistia_lake", "Spectrum schema in `redshift-ddl`."),
@@ -141,7 +137,7 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     *_vars(
         "agora",
-        ("AGORA_LOG_ROOT", "", "Where the player logs are (read at run time, as an `EnvVar`)."),
+        ("AGORA_LOG_ROOT", "", "Set: the demo's logs go there (the resource reads it at run time)."),
         ("AGORA_LOG_STORAGE_OPTIONS", "", "JSON fsspec options for the log root."),
         ("AGORA_CUSTOM_FIELDS", "", 'JSON list of `{"key", "column", "aggregate"}` custom fields.'),
         ("AGORA_GEOIP_DATABASE", "", "MaxMind City database (.mmdb) for country and city."),
@@ -153,11 +149,7 @@ VARIABLES: tuple[Variable, ...] = (
         ("VIDEO_ANALYTICS_BQ_PROJECT", "", "BigQuery project (BigQuery storage needs it)."),
         ("VIDEO_ANALYTICS_BQ_DATASET", "", "BigQuery dataset (BigQuery storage needs it)."),
         ("VIDEO_ANALYTICS_BQ_LOCATION", "", "BigQuery location, e.g. `EU`."),
-        (
-            "VIDEO_ANALYTICS_BQ_CREDENTIALS",
-            "Application Default Credentials",
-            "Secret: base64 service-account JSON (only its presence is read here).",
-        ),
+        ("VIDEO_ANALYTICS_BQ_CREDENTIALS", "", "Secret; unset: Application Default Credentials."),
     ),
     *_vars(
         "redshift",
@@ -166,10 +158,36 @@ VARIABLES: tuple[Variable, ...] = (
         ("REDSHIFT_USER", "", "Database user."),
         ("REDSHIFT_DATABASE", "dev", "Database name."),
         ("REDSHIFT_SSLMODE", "require", "libpq sslmode."),
-        ("REDSHIFT_PASSWORD", "", "Secret (only its presence is read here)."),
+        ("REDSHIFT_PASSWORD", "", "Secret; unset: no password (presence read only)."),
     ),
 )
 VARIABLE_NAMES = frozenset(variable.name for variable in VARIABLES)
+
+#: Credentials: never read into settings; resources take them as `dg.EnvVar`s, resolved at run time.
+SECRETS: tuple[Variable, ...] = _vars(
+    "secrets (EnvVar)",
+    ("BRIGHTCOVE_CLIENT_ID", "", "Brightcove OAuth client id."),
+    ("BRIGHTCOVE_CLIENT_SECRET", "", "Brightcove OAuth client secret."),
+    ("DM_CLIENT_API", "", "DailyMotion API key (OAuth client id)."),
+    ("DM_CLIENT_SECRET", "", "DailyMotion API secret."),
+    ("TMDB_API_KEY", "", "TMDB v3 key (query `api_key`), unless `TMDB_READ_ACCESS_TOKEN` is set."),
+    ("TMDB_READ_ACCESS_TOKEN", "", "TMDB read token (Bearer)."),
+    ("WISTIA_API_TOKEN", "", "Wistia API token (Bearer)."),
+    ("REDSHIFT_HOST", "", "Redshift (or PostgreSQL) host."),
+    ("REDSHIFT_PASSWORD", "", "Redshift password."),
+    ("VIDEO_ANALYTICS_BQ_CREDENTIALS", "", "Base64 service-account JSON for BigQuery."),
+    ("AGORA_LOG_ROOT", "", "Where the player logs are: a folder or `s3://…` (not secret; read at run time)."),
+)
+
+
+def markdown_table() -> str:
+    """The settings table of docs/operations.md (a test keeps the page equal to it)."""
+    rows = ["| group | variable | default | meaning |", "|---|---|---|---|"]
+    for variable in (*VARIABLES, *SECRETS):
+        default = variable.default or "unset"
+        default = f"`{default}`" if default != "unset" and " " not in default else default
+        rows.append(f"| {variable.group} | `{variable.name}` | {default} | {variable.meaning} |")
+    return "\n".join(rows) + "\n"
 
 
 class _Env:
