@@ -44,8 +44,13 @@ def module_level_calls(source: str, name: str) -> list[int]:
     found = []
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-            return  # called later, not at import
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            for evaluated_at_import in [*node.decorator_list, *node.args.defaults, *node.args.kw_defaults]:
+                if evaluated_at_import is not None:
+                    visit(evaluated_at_import)
+            return  # the body runs later, not at import
+        if isinstance(node, ast.Lambda):
+            return
         if isinstance(node, ast.Call):
             func = node.func
             called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
@@ -73,6 +78,8 @@ def test_the_scan_finds_what_it_looks_for():
     assert environment_reads("import os\npath = os.path.join('a', 'b')\n") == []
     source = "s = Settings.from_env()\ndef f():\n    return Settings.from_env()\n"
     assert module_level_calls(source, "from_env") == [1]
+    decorated = "@sensor(status=Settings.from_env().profile)\ndef g(x=Settings.from_env()):\n    pass\n"
+    assert module_level_calls(decorated, "from_env") == [1, 2]
 
 
 def test_only_the_settings_module_reads_the_environment():
