@@ -44,12 +44,18 @@ def bigquery_credentials(settings: Settings) -> dg.EnvVar | None:
     return dg.EnvVar(BQ_CREDENTIALS) if settings.bigquery.has_credentials else None
 
 
+def lake_io_manager(settings: Settings) -> ParquetLakeIOManager:
+    """The lake, for every asset: a warehouse target (bigquery, redshift) is applied by the sources
+    whose tables load there (DailyMotion, TMDB, Wistia), through their own IO manager keys."""
+    return ParquetLakeIOManager(root=settings.lake_root)
+
+
 def io_manager_for(settings: Settings, source: str) -> dg.ConfigurableIOManager:
     """The lake, or BigQuery (plus the lake with `bigquery+parquet`) for sources that lived there."""
     target, also_lake = settings.storage_for(source)
     if target == "bigquery":
         return bigquery_io_manager(settings, settings.lake_root if also_lake else None)
-    return ParquetLakeIOManager(root=settings.lake_root)
+    return lake_io_manager(settings)
 
 
 def storage_kind(settings: Settings, source: str) -> str:

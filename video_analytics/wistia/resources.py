@@ -7,7 +7,7 @@ from pydantic import Field
 
 from video_analytics.http import RetryPolicy
 from video_analytics.settings import Settings, glue_endpoint_url
-from video_analytics.storage.parquet import ParquetLakeIOManager
+from video_analytics.storage.targets import lake_io_manager
 from video_analytics.wistia.client import PRODUCTION_BASE_URL, REQUESTS_PER_MINUTE, WistiaClient
 
 
@@ -64,7 +64,7 @@ def io_manager(settings: Settings) -> dg.ConfigurableIOManager:
         return GlueCatalogedParquetIOManager(
             root=settings.lake_root, database=database, endpoint_url=glue_endpoint_url()
         )
-    return ParquetLakeIOManager(root=settings.lake_root)
+    return lake_io_manager(settings)
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
