@@ -124,7 +124,7 @@ VARIABLES: tuple[Variable, ...] = (
         "tmdb",
         ("TMDB_BASE_URL", "the vendor's", "API base URL."),
         ("TMDB_REQUESTS_PER_SECOND", "38", "Client pace (requests a second); the demo's sandbox is faster."),
-        ("TMDB_READ_ACCESS_TOKEN", "", "Secret; set, it wins over `TMDB_API_KEY` (presence read only)."),
+        ("TMDB_READ_ACCESS_TOKEN", "", "Secret (Bearer read token); set, it wins over `TMDB_API_KEY`."),
     ),
     *_vars(
         "wistia",
@@ -137,7 +137,11 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     *_vars(
         "agora",
-        ("AGORA_LOG_ROOT", "", "Set: the demo's logs go there (the resource reads it at run time)."),
+        (
+            "AGORA_LOG_ROOT",
+            "",
+            "Where the player logs are: a folder or `s3://…` (an `EnvVar`, read at run time).",
+        ),
         ("AGORA_LOG_STORAGE_OPTIONS", "", "JSON fsspec options for the log root."),
         ("AGORA_CUSTOM_FIELDS", "", 'JSON list of `{"key", "column", "aggregate"}` custom fields.'),
         ("AGORA_GEOIP_DATABASE", "", "MaxMind City database (.mmdb) for country and city."),
@@ -149,7 +153,11 @@ VARIABLES: tuple[Variable, ...] = (
         ("VIDEO_ANALYTICS_BQ_PROJECT", "", "BigQuery project (BigQuery storage needs it)."),
         ("VIDEO_ANALYTICS_BQ_DATASET", "", "BigQuery dataset (BigQuery storage needs it)."),
         ("VIDEO_ANALYTICS_BQ_LOCATION", "", "BigQuery location, e.g. `EU`."),
-        ("VIDEO_ANALYTICS_BQ_CREDENTIALS", "", "Secret; unset: Application Default Credentials."),
+        (
+            "VIDEO_ANALYTICS_BQ_CREDENTIALS",
+            "",
+            "Secret: base64 service-account JSON; unset: Application Default Credentials.",
+        ),
     ),
     *_vars(
         "redshift",
@@ -158,12 +166,14 @@ VARIABLES: tuple[Variable, ...] = (
         ("REDSHIFT_USER", "", "Database user."),
         ("REDSHIFT_DATABASE", "dev", "Database name."),
         ("REDSHIFT_SSLMODE", "require", "libpq sslmode."),
-        ("REDSHIFT_PASSWORD", "", "Secret; unset: no password (presence read only)."),
+        ("REDSHIFT_PASSWORD", "", "Secret; unset: no password."),
     ),
 )
 VARIABLE_NAMES = frozenset(variable.name for variable in VARIABLES)
 
 #: Credentials: never read into settings; resources take them as `dg.EnvVar`s, resolved at run time.
+#: (TMDB_READ_ACCESS_TOKEN, VIDEO_ANALYTICS_BQ_CREDENTIALS, REDSHIFT_PASSWORD and AGORA_LOG_ROOT are
+#: `EnvVar`s too, listed in VARIABLES because whether they are set is read.)
 SECRETS: tuple[Variable, ...] = _vars(
     "secrets (EnvVar)",
     ("BRIGHTCOVE_CLIENT_ID", "", "Brightcove OAuth client id."),
@@ -171,12 +181,8 @@ SECRETS: tuple[Variable, ...] = _vars(
     ("DM_CLIENT_API", "", "DailyMotion API key (OAuth client id)."),
     ("DM_CLIENT_SECRET", "", "DailyMotion API secret."),
     ("TMDB_API_KEY", "", "TMDB v3 key (query `api_key`), unless `TMDB_READ_ACCESS_TOKEN` is set."),
-    ("TMDB_READ_ACCESS_TOKEN", "", "TMDB read token (Bearer)."),
     ("WISTIA_API_TOKEN", "", "Wistia API token (Bearer)."),
     ("REDSHIFT_HOST", "", "Redshift (or PostgreSQL) host."),
-    ("REDSHIFT_PASSWORD", "", "Redshift password."),
-    ("VIDEO_ANALYTICS_BQ_CREDENTIALS", "", "Base64 service-account JSON for BigQuery."),
-    ("AGORA_LOG_ROOT", "", "Where the player logs are: a folder or `s3://…` (not secret; read at run time)."),
 )
 
 
