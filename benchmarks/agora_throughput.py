@@ -42,7 +42,7 @@ MIXES = ("public", "portal")
 
 
 def _generate(path: str, lines: int, seed: int, day: date, compress: bool, fmt: str, mix: str) -> None:
-    from video_analytics.agora.generator import PORTAL_ONLY, PUBLIC_SAMPLE, write_local_file
+    from video_analytics.sandbox.agora.generator import PORTAL_ONLY, PUBLIC_SAMPLE, write_local_file
 
     write_local_file(
         path, lines, day, seed=seed, fmt=fmt, mix=PORTAL_ONLY if mix == "portal" else PUBLIC_SAMPLE
@@ -146,7 +146,7 @@ def asset_run(folder: Path, day: date, lake: str):
 def warm_up(folder: Path) -> None:
     """One small materialization first: the first one in a process also loads Dagster's execution
     machinery (measured 3 CPU-s), which a run's process pays once, before its step."""
-    from video_analytics.agora.generator import PORTAL_ONLY, write_day
+    from video_analytics.sandbox.agora.generator import PORTAL_ONLY, write_day
 
     write_day(str(folder), FIRST_DAY, 2_000, files=1, mix=PORTAL_ONLY)
     lake = tempfile.mkdtemp(prefix="agora-bench-lake-")

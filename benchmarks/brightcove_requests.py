@@ -15,8 +15,8 @@ import time
 from datetime import date, timedelta
 
 from video_analytics.brightcove.client import DAILY_METRIC_FIELDS, BrightcoveClient
-from video_analytics.brightcove.simulator import BrightcoveSimulator, BrightcoveWorld
 from video_analytics.sandbox import SimulatorServer
+from video_analytics.sandbox.brightcove.simulator import BrightcoveSimulator, BrightcoveWorld
 
 
 def client_for(env: dict[str, str]) -> BrightcoveClient:

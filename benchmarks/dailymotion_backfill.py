@@ -19,10 +19,10 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from video_analytics.dailymotion import assets as dma
-from video_analytics.dailymotion import definitions as dmd
 from video_analytics.dailymotion.resources import dailymotion_resource
-from video_analytics.dailymotion.simulator import DailyMotionSimulator, DailyMotionWorld
 from video_analytics.sandbox import SimulatorServer
+from video_analytics.sandbox.dailymotion.demo import run_sensor_driven
+from video_analytics.sandbox.dailymotion.simulator import DailyMotionSimulator, DailyMotionWorld
 from video_analytics.settings import Settings
 from video_analytics.storage.targets import io_manager_for
 
@@ -53,7 +53,7 @@ def main() -> None:
         )
         with dg.DagsterInstance.ephemeral() as instance:
             started = time.monotonic()
-            summary = dmd.run_demo_step(defs, instance, window)
+            summary = run_sensor_driven(defs, instance, window)
             wall = time.monotonic() - started
     reports = sim.stats.snapshot().get("reports_asked", 0)
     bound = math.ceil(reports / 2) * args.delay

@@ -16,10 +16,10 @@ from datetime import date
 import dagster as dg
 
 from video_analytics.sandbox import SimulatorServer
+from video_analytics.sandbox.tmdb.simulator import SANDBOX_API_KEY, TMDBSimulator, TMDBWorld
 from video_analytics.storage.parquet import ParquetLakeIOManager
 from video_analytics.tmdb import assets
 from video_analytics.tmdb.resources import TMDBResource
-from video_analytics.tmdb.simulator import SANDBOX_API_KEY, TMDBSimulator, TMDBWorld
 
 
 def main() -> None:

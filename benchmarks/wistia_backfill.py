@@ -23,11 +23,11 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from video_analytics.sandbox import SimulatorServer
+from video_analytics.sandbox.wistia.simulator import WistiaKnobs, WistiaSimulator, WistiaWorld
 from video_analytics.storage.parquet import ParquetLakeIOManager
 from video_analytics.wistia import assets as wa
 from video_analytics.wistia import transforms
 from video_analytics.wistia.resources import WistiaResource
-from video_analytics.wistia.simulator import WistiaKnobs, WistiaSimulator, WistiaWorld
 
 
 def main() -> None:

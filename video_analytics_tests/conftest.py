@@ -103,7 +103,7 @@ def demo_run(tmp_path_factory) -> tuple:
     """`video-analytics demo` over 3 days (sandbox at test scale) in a fresh folder, run once per
     session (per xdist worker) for every test that reads its results; the environment and the working
     folder are restored as soon as it is done. Yields (root, summary, printed output)."""
-    from video_analytics.demo import run_demo
+    from video_analytics.sandbox.demo import run_demo
 
     root = tmp_path_factory.mktemp("demo")
     saved_env, saved_cwd = dict(os.environ), os.getcwd()

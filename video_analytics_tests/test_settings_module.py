@@ -20,9 +20,8 @@ from video_analytics.settings import (
 PACKAGE = Path(settings_module.__file__).parent
 REPO = PACKAGE.parent
 #: May touch os.environ: the settings module; the CLI and the sandbox, which set the environment of
-#: the processes they start (`dagster dev`, the demo's runs). demo.py, sandbox.py and sandbox_start.py
-#: are the sandbox's modules until they move into `video_analytics/sandbox/`.
-ALLOWED = {"settings.py", "cli.py", "demo.py", "sandbox.py", "sandbox_start.py"}
+#: the processes they start (`dagster dev`, the demo's runs).
+ALLOWED = {"settings.py", "cli.py"}
 ALLOWED_PACKAGES = {"sandbox"}
 
 

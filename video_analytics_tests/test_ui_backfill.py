@@ -17,8 +17,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from video_analytics.demo import REPO_ROOT
 from video_analytics.sandbox import Sandbox
+from video_analytics.sandbox.demo import REPO_ROOT
 from video_analytics_tests.support import free_port, graphql
 
 LAUNCH = """

@@ -23,11 +23,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from video_analytics.agora import definitions as agora
-from video_analytics.agora.generator import write_day
 from video_analytics.definitions import build_definitions
-from video_analytics.demo import REPO_ROOT, run_step
-from video_analytics.sandbox_start import record_demo_start
+from video_analytics.sandbox import registry
+from video_analytics.sandbox.agora.generator import write_day
+from video_analytics.sandbox.demo import REPO_ROOT
+from video_analytics.sandbox.demo_steps import run_step
+from video_analytics.sandbox.start_date import record_demo_start
 from video_analytics.settings import Settings
 from video_analytics_tests.support import free_port, graphql
 
@@ -101,7 +102,7 @@ def test_a_failed_agora_day_is_red_on_that_day_only_and_green_after_recovery(tmp
 def _nightly_run(defs: dg.Definitions, instance: dg.DagsterInstance, day: date) -> bool:
     """The run the agora_daily schedule starts for one day (the demo's own step runner)."""
     try:
-        run_step(agora.DEMO_STEPS[0], defs, instance, (day.isoformat(), day.isoformat()))
+        run_step(registry.source("agora").demo_steps[0], defs, instance, (day.isoformat(), day.isoformat()))
     except dg.Failure as exc:
         assert "ops.agora_session_stats.config.allow_missing_days" in str(exc.description)
         return False

@@ -1,4 +1,4 @@
-"""Brightcove's contribution to the platform: assets, schedule, resource, demo steps."""
+"""Brightcove's contribution to the platform: assets, schedule, resource."""
 
 from __future__ import annotations
 
@@ -6,14 +6,8 @@ import dagster as dg
 
 from video_analytics.brightcove import assets
 from video_analytics.brightcove.resources import build_resources
-from video_analytics.demo_steps import DemoStep
 from video_analytics.settings import Settings
 from video_analytics.storage.targets import storage_kind, with_storage_kind
-
-DEMO_STEPS = (
-    DemoStep("Brightcove CMS catalogue", ("cms_videos",), partitioned=False),
-    DemoStep("Brightcove daily analytics", ("recently_viewed_videos", "daily_video_metrics"), True),
-)
 
 
 def build(settings: Settings) -> dg.Definitions:

@@ -15,9 +15,10 @@ from video_analytics.agora import assets as ag
 from video_analytics.agora import definitions, engine
 from video_analytics.agora.client import LogReader, LogRootError
 from video_analytics.agora.engine import analyse_day
-from video_analytics.agora.generator import write_day
 from video_analytics.agora.resources import AgoraLogsResource
 from video_analytics.partitions import partition_range_tags
+from video_analytics.sandbox.agora import demo as agora_demo
+from video_analytics.sandbox.agora.generator import write_day
 from video_analytics.settings import Settings
 from video_analytics.storage.parquet import ParquetLakeIOManager
 from video_analytics_tests.agora.conftest import event, render
@@ -195,12 +196,12 @@ def test_definitions_and_prepare_demo(tmp_path, monkeypatch):
     monkeypatch.setenv("VIDEO_ANALYTICS_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("AGORA_LOG_ROOT", raising=False)
     monkeypatch.setenv("AGORA_DEMO_LINES", "2000")
-    env = definitions.prepare_demo(list(DAYS))
+    env = agora_demo.prepare_demo(list(DAYS))
     assert env == {"AGORA_LOG_ROOT": str(tmp_path / "data" / "sandbox" / "agora_logs")}
     for day in DAYS:
         assert len(list((Path(env["AGORA_LOG_ROOT"]) / day.isoformat()).glob("*.log.gz"))) == 3
     first = (Path(env["AGORA_LOG_ROOT"]) / "2024-03-01" / "player-000-text.log.gz").stat().st_mtime_ns
-    assert definitions.prepare_demo([DAYS[0]]) == env  # existing days are kept, not regenerated
+    assert agora_demo.prepare_demo([DAYS[0]]) == env  # existing days are kept, not regenerated
     assert (Path(env["AGORA_LOG_ROOT"]) / "2024-03-01" / "player-000-text.log.gz").stat().st_mtime_ns == first
     defs = definitions.build(Settings.from_env())
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}

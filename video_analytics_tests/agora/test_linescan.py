@@ -12,7 +12,7 @@ from polars.testing import assert_frame_equal
 
 from video_analytics.agora import _linescan, engine, linescan, transforms
 from video_analytics.agora.client import LogReader, lines_frame
-from video_analytics.agora.generator import write_day
+from video_analytics.sandbox.agora.generator import write_day
 
 from .conftest import event, render
 from .test_fast_path import JSON_LINES, SIMPLE_JSON, TRICKY

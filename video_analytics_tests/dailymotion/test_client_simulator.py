@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from video_analytics.dailymotion.client import DailyMotionClient, DailyMotionGraphQLError, ReportSpec
-from video_analytics.dailymotion.simulator import SANDBOX_PASSWORD, SANDBOX_USERNAME
 from video_analytics.http import AuthError, ResponseFormatError, RetryPolicy
+from video_analytics.sandbox.dailymotion.simulator import SANDBOX_PASSWORD, SANDBOX_USERNAME
 
 SPEC = ReportSpec(date(2024, 2, 1), date(2024, 2, 2))
 

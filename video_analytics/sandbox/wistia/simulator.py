@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from video_analytics.sandbox import BaseSimulator
+from video_analytics.sandbox.server import BaseSimulator
 
 SANDBOX_TOKEN = "sandbox-wistia-token"
 SCALE_MEDIA = {"test": 130, "demo": 420}

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from video_analytics.sandbox import BaseSimulator
+from video_analytics.sandbox.server import BaseSimulator
 
 SANDBOX_CLIENT_ID = "sandbox-dailymotion-client"
 SANDBOX_CLIENT_SECRET = "sandbox-dailymotion-secret"
