@@ -160,3 +160,15 @@ def test_rest_metadata_with_unknown_ids_left_out(dm):
     assert set(videos) == {video["id"]}
     assert videos[video["id"]]["title"] == video["title"] and videos[video["id"]]["tags"] == video["tags"]
     assert playlists[playlist["id"]] == {"id": playlist["id"], "name": playlist["name"]}
+
+
+def test_video_metadata_comes_a_hundred_ids_a_request(dm):
+    known = [v["id"] for v in dm.sim.world.videos]
+    wanted = [*known, *(f"xunknown{i}" for i in range(150 - len(known)))]  # 150 ids: two requests
+    dm.sim.stats.reset()
+    with client(dm) as api:
+        found = api.metadata("video", wanted)
+    assert set(found) == set(known)
+    assert found[known[-1]]["title"] == dm.sim.world.by_id["video"][known[-1]]["title"]
+    requests = dm.sim.stats.snapshot()["requests"]
+    assert requests["rest.videos"] == 2 and "rest" not in requests
