@@ -22,11 +22,12 @@ import dagster as dg
 from harness import load_average, measured, simulator_process
 
 from video_analytics.dailymotion import assets as dma
-from video_analytics.dailymotion import definitions as dmd
 from video_analytics.dailymotion import earnings
+from video_analytics.dailymotion.resources import dailymotion_resource
 from video_analytics.sandbox.dailymotion.demo import run_sensor_driven
 from video_analytics.sandbox.dailymotion.simulator import DailyMotionSimulator, DailyMotionWorld
 from video_analytics.settings import Settings
+from video_analytics.storage.targets import io_manager_for
 
 
 def main() -> None:
@@ -51,8 +52,8 @@ def main() -> None:
             asset_checks=dma.asset_checks,
             sensors=[*dma.sensors, *earnings.sensors],
             resources={
-                "dailymotion": dmd.resource(Settings(), max_range_days=args.max_range),
-                dma.IO_MANAGER_KEY: dmd.io_manager(Settings(data_dir=lake)),
+                "dailymotion": dailymotion_resource(Settings.from_env(), max_range_days=args.max_range),
+                dma.IO_MANAGER_KEY: io_manager_for(Settings.from_env(data_dir=lake), "dailymotion"),
             },
         )
         with dg.DagsterInstance.ephemeral() as instance, measured() as clocks:

@@ -107,7 +107,7 @@ def _report(args: argparse.Namespace) -> int:
     from video_analytics.unified.publish import report_from_lake
 
     settings = Settings.from_env()
-    out = args.out_dir or os.environ.get("VIDEO_ANALYTICS_REPORT_DIR") or None
+    out = args.out_dir or settings.cross_platform.report_dir
     path = report_from_lake(settings.lake_root, args.day, out)
     print(f"wrote {path}")
     if args.open:

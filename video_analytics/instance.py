@@ -20,7 +20,7 @@ from dagster._core.storage.base_storage import DagsterStorage
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
 
-from video_analytics.settings import SettingsError
+from video_analytics.settings import SettingsError, dagster_home, instance_postgres_url
 
 PG_URL_ENV = "VIDEO_ANALYTICS_PG_URL"
 
@@ -42,7 +42,7 @@ class EnvSelectedStorage(DagsterStorage, ConfigurableClass):
     def from_config_value(  # type: ignore[override]
         cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
     ) -> DagsterStorage:
-        url = os.environ.get(config_value["postgres_url_env"], "").strip()
+        url = instance_postgres_url(config_value["postgres_url_env"])
         if url:
             return _postgres(url, config_value["postgres_url_env"])
         if config_value.get("require_postgres"):
@@ -99,7 +99,7 @@ def with_psycopg2_driver(url: str) -> str:
 
 def _sqlite(base_dir: str | None) -> DagsterStorage:
     if not base_dir:
-        home = os.environ.get("DAGSTER_HOME")
+        home = dagster_home()
         if not home:
             raise RuntimeError(f"Set DAGSTER_HOME (SQLite storage) or {PG_URL_ENV} (PostgreSQL storage).")
         base_dir = os.path.join(home, "storage")

@@ -8,17 +8,16 @@ from functools import cache
 import dagster as dg
 from dagster_shared.record import replace
 
-from video_analytics.settings import Settings
-
-
-def daily_partitions(start_date: str | None = None) -> dg.DailyPartitionsDefinition:
-    """Daily partitions from `start_date`, else VIDEO_ANALYTICS_START_DATE as it is now (not as it was
-    at the first call: the demo and the UI set it); the last partition is yesterday (UTC)."""
-    return _daily_partitions(start_date or Settings.from_env().start_date)
+from video_analytics.settings import DEFAULT_START_DATE
 
 
 @cache
-def _daily_partitions(start_date: str) -> dg.DailyPartitionsDefinition:
+def daily_partitions(start_date: str = DEFAULT_START_DATE) -> dg.DailyPartitionsDefinition:
+    """Daily partitions from `start_date`; the last partition is yesterday (UTC).
+
+    Assets are declared on the default start (modules read no environment when imported);
+    `with_start_date` moves them to the deployment's when `build_definitions(settings)` assembles them.
+    """
     return dg.DailyPartitionsDefinition(start_date=start_date, timezone="UTC", fmt="%Y-%m-%d")
 
 
@@ -53,8 +52,8 @@ def with_start_date(defs: dg.Definitions, start_date: str) -> dg.Definitions:
     """`defs` with every asset and check (also `@multi_asset_check`s) on the shared daily partitions
     moved to `start_date`.
 
-    Assets are declared at import time with `daily_partitions()` (the environment's start date); the
-    settings a caller passes to `build_definitions` win, so a sandbox and a deployment built side by
+    Assets are declared at import time with `daily_partitions()` (the default start date); the
+    settings a caller passes to `build_definitions` decide, so a sandbox and a deployment built side by
     side (tests, the demo) each get their own first day.
     """
     target = daily_partitions(start_date)

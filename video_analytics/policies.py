@@ -9,7 +9,7 @@ import hashlib
 import inspect
 import linecache
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import cache
 from types import CodeType
 
@@ -108,3 +108,17 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
     target=dg.AssetSelection.all(),
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
+
+
+def started_in_sandbox(sensors: Sequence[dg.SensorDefinition], is_sandbox: bool) -> list[dg.SensorDefinition]:
+    """The sensors, running by default in the sandbox (so `video-analytics ui` shows them at work);
+    elsewhere as declared (stopped until a deployment switches them on once its credentials are in)."""
+    return [_running(sensor) if is_sandbox else sensor for sensor in sensors]
+
+
+def _running(sensor: dg.SensorDefinition) -> dg.SensorDefinition:
+    if sensor.default_status == dg.DefaultSensorStatus.RUNNING:
+        return sensor
+    running = sensor.with_attributes()  # a copy; Dagster 1.13 has no public default_status setter
+    running._default_status = dg.DefaultSensorStatus.RUNNING
+    return running

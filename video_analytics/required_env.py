@@ -8,13 +8,12 @@ resources (nested ones included) and names every unset variable with the resourc
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import dagster as dg
 
-from video_analytics.settings import SettingsError
+from video_analytics.settings import SettingsError, unset_secrets
 
 SECRETS_CHECK_SETTING = "VIDEO_ANALYTICS_SECRETS_CHECK"
 
@@ -37,7 +36,7 @@ def unset_env_vars(resources: Mapping[str, Any]) -> dict[str, list[str]]:
     """Resource key -> the environment variables it reads at run time that are unset or empty."""
     missing: dict[str, list[str]] = {}
     for key, resource in sorted(resources.items()):
-        names = sorted({name for name in _env_vars(resource) if not os.environ.get(name, "").strip()})
+        names = unset_secrets({*_env_vars(resource)})
         if names:
             missing[key] = names
     return missing

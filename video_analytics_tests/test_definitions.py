@@ -8,6 +8,8 @@ import dagster as dg
 import pytest
 
 from video_analytics.brightcove import assets as bc
+from video_analytics.brightcove.client import PRODUCTION_CMS_URL
+from video_analytics.dailymotion import assets as dm_assets
 from video_analytics.definitions import build_definitions
 from video_analytics.settings import Settings, SettingsError
 
@@ -44,7 +46,9 @@ def test_secrets_stay_environment_variables(monkeypatch):
 
 def test_endpoint_overrides_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("BRIGHTCOVE_CMS_URL", "http://127.0.0.1:9/cms/v1")
-    assert build_definitions(Settings()).resources["brightcove"].cms_url == "http://127.0.0.1:9/cms/v1"
+    defs = build_definitions(Settings.from_env())
+    assert defs.resources["brightcove"].cms_url == "http://127.0.0.1:9/cms/v1"
+    assert build_definitions(Settings()).resources["brightcove"].cms_url == PRODUCTION_CMS_URL  # as passed in
 
 
 @pytest.mark.parametrize(
@@ -70,10 +74,10 @@ def test_settings_defaults_and_accounts(monkeypatch):
     monkeypatch.setenv("BRIGHTCOVE_ACCOUNTS", '{"news": 123}')
     monkeypatch.setenv("VIDEO_ANALYTICS_DATA_DIR", "s3://bucket/lake")
     settings = Settings.from_env()
-    assert settings.brightcove_accounts == {"news": "123"}
+    assert settings.brightcove.accounts == {"news": "123"}
     assert settings.lake_root == "s3://bucket/lake"
     assert settings.profile == "sandbox" and settings.start_date == "2023-01-01"
-    assert len(Settings().brightcove_accounts) == 5
+    assert len(Settings().brightcove.accounts) == 5
 
 
 def test_daily_schedule_repulls_the_three_provisional_days_in_one_run():
@@ -124,3 +128,35 @@ def test_bad_owners_setting_says_what_to_fix(monkeypatch, value, message):
     with pytest.raises(SettingsError) as info:
         Settings.from_env()
     assert message in str(info.value)
+
+
+def first_partition_keys(defs: dg.Definitions) -> set[str]:
+    graph = defs.resolve_asset_graph()
+    keys = [*graph.get_all_asset_keys(), *graph.asset_check_keys]
+    return {
+        graph.get(k).partitions_def.get_first_partition_key() for k in keys if graph.get(k).partitions_def
+    }
+
+
+def test_two_definitions_with_two_start_dates_in_one_process(monkeypatch):
+    """The settings passed in decide, not the environment nor an earlier build."""
+    monkeypatch.setenv("VIDEO_ANALYTICS_START_DATE", "2021-06-01")  # ignored: not the settings passed in
+    march = build_definitions(Settings(start_date="2024-03-01"))
+    july = build_definitions(Settings(start_date="2025-07-15"))
+    assert first_partition_keys(march) == {"2024-03-01"}
+    assert first_partition_keys(july) == {"2025-07-15"}
+    assert first_partition_keys(build_definitions(Settings.from_env())) == {"2021-06-01"}
+    # the DailyMotion sensors ask reports from the first day of the definitions they run in
+    for defs, first in ((march, "2024-03-01"), (july, "2025-07-15")):
+        context = dg.build_sensor_context(repository_def=defs.get_repository_def())
+        assert dm_assets.first_partition_day(context, dm_assets.HOURLY).isoformat() == first
+
+
+def test_dailymotion_sensors_run_by_default_only_in_the_sandbox():
+    names = (dm_assets.SENSOR_NAME, dm_assets.EARNINGS_SENSOR_NAME)
+    sandbox = build_definitions(Settings(profile="sandbox"))
+    production = build_definitions(Settings(profile="production", secrets_check="run"))
+    running, stopped = dg.DefaultSensorStatus.RUNNING, dg.DefaultSensorStatus.STOPPED
+    assert {sandbox.resolve_sensor_def(name).default_status for name in names} == {running}
+    assert {production.resolve_sensor_def(name).default_status for name in names} == {stopped}
+    assert sandbox.resolve_sensor_def(dm_assets.SENSOR_NAME).minimum_interval_seconds == 60

@@ -9,8 +9,8 @@ import pytest
 
 from video_analytics.sandbox.tmdb.simulator import DEMO_REQUESTS_PER_SECOND, sandbox_simulator
 from video_analytics.settings import Settings, SettingsError
-from video_analytics.tmdb import definitions as tmdb_definitions
 from video_analytics.tmdb.client import DEFAULT_RATE
+from video_analytics.tmdb.resources import tmdb_resource
 
 
 def test_the_demo_tmdb_paces_the_client_ten_times_faster(monkeypatch):
@@ -19,14 +19,14 @@ def test_the_demo_tmdb_paces_the_client_ten_times_faster(monkeypatch):
     env = simulator.env("http://127.0.0.1:1")
     assert float(env["TMDB_REQUESTS_PER_SECOND"]) == pytest.approx(DEMO_REQUESTS_PER_SECOND * 0.95)
     monkeypatch.setenv("TMDB_REQUESTS_PER_SECOND", env["TMDB_REQUESTS_PER_SECOND"])
-    assert tmdb_definitions.resource(Settings()).rate_limit == pytest.approx(380.0)
+    assert tmdb_resource(Settings.from_env()).rate_limit == pytest.approx(380.0)
 
 
 def test_tests_and_production_keep_tmdbs_rate(monkeypatch):
     simulator = sandbox_simulator(SimpleNamespace(today=date(2024, 3, 1), seed=7, scale="test"))
     assert simulator.knobs.max_rps == 40.0 and "TMDB_REQUESTS_PER_SECOND" not in simulator.env("http://x")
     monkeypatch.delenv("TMDB_REQUESTS_PER_SECOND", raising=False)
-    assert tmdb_definitions.resource(Settings()).rate_limit == DEFAULT_RATE
+    assert tmdb_resource(Settings.from_env()).rate_limit == DEFAULT_RATE
     monkeypatch.setenv("TMDB_REQUESTS_PER_SECOND", "fast")
     with pytest.raises(SettingsError, match="TMDB_REQUESTS_PER_SECOND='fast' is not a positive number"):
-        tmdb_definitions.resource(Settings())
+        tmdb_resource(Settings.from_env())

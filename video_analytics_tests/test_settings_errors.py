@@ -37,13 +37,13 @@ def test_a_bad_request_pace_names_its_variable(
 ) -> None:
     monkeypatch.setenv("WISTIA_REQUESTS_PER_MINUTE", value)
     with pytest.raises(SettingsError) as error:
-        build_definitions(Settings())
+        build_definitions(Settings.from_env())
     assert str(error.value).startswith(message)
 
 
 def test_numbers_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WISTIA_REQUESTS_PER_MINUTE", " 120.5 ")
-    assert build_definitions(Settings()).resources["wistia"].requests_per_minute == 120.5
+    assert build_definitions(Settings.from_env()).resources["wistia"].requests_per_minute == 120.5
     monkeypatch.setenv("AGORA_DEMO_LINES", "1.5")
     with pytest.raises(SettingsError, match=r"AGORA_DEMO_LINES='1\.5' is not a whole number"):
         env_number("AGORA_DEMO_LINES", integer=True)
@@ -63,7 +63,7 @@ def test_production_without_credentials_fails_at_load_naming_each_variable(
 ) -> None:
     no_secrets.setenv("BRIGHTCOVE_CLIENT_ID", "set-but-the-secret-is-not")
     with pytest.raises(SettingsError) as error:
-        build_definitions(Settings(profile="production"))
+        build_definitions(Settings.from_env(profile="production"))
     message = str(error.value)
     assert message.startswith("VIDEO_ANALYTICS_PROFILE=production: unset environment variables")
     for name, resource in SECRETS.items():
@@ -76,11 +76,11 @@ def test_production_without_credentials_fails_at_load_naming_each_variable(
 def test_production_with_credentials_loads_and_the_check_can_wait_for_launch(
     no_secrets: pytest.MonkeyPatch,
 ) -> None:
-    build_definitions(Settings(profile="sandbox"))  # the sandbox supplies its own at start
-    build_definitions(Settings(profile="production", secrets_check="run"))
+    build_definitions(Settings.from_env(profile="sandbox"))  # the sandbox supplies its own at start
+    build_definitions(Settings.from_env(profile="production", secrets_check="run"))
     for name in SECRETS:
         no_secrets.setenv(name, f"value-of-{name}")
-    defs = build_definitions(Settings(profile="production"))
+    defs = build_definitions(Settings.from_env(profile="production"))
     assert isinstance(defs.resources["brightcove"].client_secret, dg.EnvVar)  # still resolved at run time
 
 

@@ -65,7 +65,9 @@ def test_a_source_cannot_be_sent_where_it_cannot_go(monkeypatch):
 
 
 def test_tmdb_in_bigquery_gets_its_io_manager_kinds_and_views_asset(bigquery_env, tmp_path):
-    defs = build_definitions(Settings(data_dir=str(tmp_path), source_storage={"tmdb": "bigquery+parquet"}))
+    defs = build_definitions(
+        Settings.from_env(data_dir=str(tmp_path), source_storage={"tmdb": "bigquery+parquet"})
+    )
     manager = defs.resources["tmdb_io_manager"]
     assert isinstance(manager, BigQueryIOManager) and manager.dataset == "analytics"
     assert manager.lake_root == str(tmp_path)
@@ -83,7 +85,9 @@ def test_tmdb_in_bigquery_gets_its_io_manager_kinds_and_views_asset(bigquery_env
 
 
 def test_tables_only_in_bigquery_are_not_views_of_the_lake(bigquery_env, tmp_path):
-    graph = build_definitions(Settings(data_dir=str(tmp_path), storage="bigquery")).resolve_asset_graph()
+    graph = build_definitions(
+        Settings.from_env(data_dir=str(tmp_path), storage="bigquery")
+    ).resolve_asset_graph()
     lake_tables = graph.get(dg.AssetKey("duckdb_warehouse")).parent_keys
     assert (
         dg.AssetKey("tmdb_snapshots") not in lake_tables

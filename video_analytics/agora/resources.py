@@ -9,6 +9,7 @@ from video_analytics.agora import custom_fields, engine
 from video_analytics.agora.client import DEFAULT_BLOCK_BYTES, LogReader
 from video_analytics.agora.engine import DEFAULT_BUCKET_LINES
 from video_analytics.agora.geoip import GeoLookup
+from video_analytics.settings import Settings, SettingsError
 
 
 class AgoraCustomField(dg.Config):
@@ -70,3 +71,29 @@ class AgoraLogsResource(dg.ConfigurableResource):
 
     def reader(self) -> LogReader:
         return LogReader(self.log_root, dict(self.storage_options), self.block_bytes)
+
+
+def configured_custom_fields(settings: Settings) -> list[AgoraCustomField]:
+    """AGORA_CUSTOM_FIELDS: a JSON list of {key, column, aggregate} (checked again against the output
+    columns when the run starts)."""
+    try:
+        fields = custom_fields.parse_setting(settings.agora.custom_fields)
+    except custom_fields.CustomFieldError as exc:
+        raise SettingsError(str(exc)) from exc
+    return [AgoraCustomField(key=f.key, column=f.column, aggregate=f.aggregate) for f in fields]
+
+
+def agora_logs_resource(settings: Settings) -> AgoraLogsResource:
+    """The log root is read at run time (EnvVar): definitions load even where it is not set. GeoIP
+    databases and custom fields are optional settings (docs/sources/agora.md)."""
+    return AgoraLogsResource(
+        log_root=dg.EnvVar("AGORA_LOG_ROOT"),
+        storage_options=settings.agora.log_storage_options,
+        geoip_database=settings.agora.geoip_database,
+        isp_database=settings.agora.isp_database,
+        custom_fields=configured_custom_fields(settings),
+    )
+
+
+def build_resources(settings: Settings) -> dict[str, AgoraLogsResource]:
+    return {"agora_logs": agora_logs_resource(settings)}

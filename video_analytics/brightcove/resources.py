@@ -12,6 +12,7 @@ from video_analytics.brightcove.client import (
     BrightcoveClient,
 )
 from video_analytics.http import RetryPolicy
+from video_analytics.settings import Settings
 
 
 class BrightcoveResource(dg.ConfigurableResource):
@@ -41,3 +42,21 @@ class BrightcoveResource(dg.ConfigurableResource):
             analytics_page_limit=self.analytics_page_limit,
             retry=RetryPolicy(max_attempts=self.max_attempts, base_delay=self.retry_base_delay),
         )
+
+
+def build_resources(settings: Settings) -> dict[str, BrightcoveResource]:
+    """Credentials stay EnvVars (never in run config or logs); endpoints may point at the sandbox."""
+    brightcove = settings.brightcove
+    urls = {
+        "oauth_url": brightcove.oauth_url,
+        "cms_url": brightcove.cms_url,
+        "analytics_url": brightcove.analytics_url,
+    }
+    return {
+        "brightcove": BrightcoveResource(
+            client_id=dg.EnvVar("BRIGHTCOVE_CLIENT_ID"),
+            client_secret=dg.EnvVar("BRIGHTCOVE_CLIENT_SECRET"),
+            accounts=brightcove.accounts,
+            **{name: url for name, url in urls.items() if url},
+        )
+    }

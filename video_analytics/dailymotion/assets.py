@@ -40,7 +40,7 @@ from pydantic import Field
 from video_analytics.checks import rows_by_day
 from video_analytics.dailymotion import scheduling, transforms
 from video_analytics.dailymotion.client import DailyMotionClient
-from video_analytics.dailymotion.resources import DailyMotionResource
+from video_analytics.dailymotion.resources import IO_MANAGER_KEY, DailyMotionResource
 from video_analytics.partitions import (
     RANGE_END_TAG,
     RANGE_START_TAG,
@@ -51,7 +51,6 @@ from video_analytics.partitions import (
 from video_analytics.settings import Settings
 
 GROUP = "dailymotion"
-IO_MANAGER_KEY = "dailymotion_io_manager"
 TAGS = {"video_analytics/api": "dailymotion"}
 REQUESTS = dg.AssetKey("dm_report_requests")
 HOURLY = dg.AssetKey("dm_hourly_reports")
@@ -540,6 +539,18 @@ def loaded_asked_at(
     return found
 
 
+def first_partition_day(context: dg.SensorEvaluationContext, target: dg.AssetKey) -> date:
+    """The first day of the target's partitions as the definitions declare them (`build_definitions`
+    moved them to the settings' start date); the environment's start date for a tick evaluated
+    without its definitions (the demo's in-process ticks)."""
+    repository = context.repository_def
+    if repository is not None and target in repository.assets_defs_by_key:
+        partitions_def = repository.assets_defs_by_key[target].partitions_def
+        if isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
+            return partitions_def.start.date()
+    return date.fromisoformat(Settings.from_env().start_date)
+
+
 def sensor_inputs(
     context: dg.SensorEvaluationContext,
     state: dict,
@@ -553,13 +564,12 @@ def sensor_inputs(
         days = scheduling.group_days(map(date.fromisoformat, requests.already_loaded), 10**6)
         spans = ", ".join(f"{a}..{b}" for a, b in days)
         context.log.info(f"not asking again for {spans}: loaded after they were requested")
-    partitions = daily_partitions()
     last_day = datetime.fromtimestamp(now, UTC).date() - timedelta(days=1)  # the newest full UTC day
     settling = [(last_day - timedelta(days=i)).isoformat() for i in range(max(settle_days, 0))]
     return scheduling.TickInputs(
         now=now,
         last_day=last_day,
-        first_day=partitions.start.date(),
+        first_day=first_partition_day(context, flow.target),
         materialized=frozenset(instance.get_materialized_partitions(flow.target)),
         new_requests=requests.ranges,
         run_status=run_statuses(instance, state["fired"]),
@@ -665,11 +675,10 @@ def record_asset_events(instance: dg.DagsterInstance, result: dg.SensorResult) -
     name=SENSOR_NAME,
     target=[HOURLY, DAILY],
     minimum_interval_seconds=60,
-    # On in the sandbox, so `video-analytics ui` shows reports being picked up; a production
-    # deployment switches it on in the UI once its credentials are in place.
-    default_status=(
-        dg.DefaultSensorStatus.RUNNING if Settings.from_env().is_sandbox else dg.DefaultSensorStatus.STOPPED
-    ),
+    # On in the sandbox (`definitions.build`), so `video-analytics ui` shows reports being picked up.
+    # Stopped until a deployment switches it on in the UI once its credentials are in place;
+    # `definitions.build` starts it in the sandbox.
+    default_status=dg.DefaultSensorStatus.STOPPED,
     description="Asks DailyMotion for reports of missing and requested days (at most 2 at once), "
     "polls them with backoff, and runs dm_hourly_reports + dm_daily_video_stats when one finishes.",
 )

@@ -28,7 +28,6 @@ from video_analytics.dailymotion.assets import (
 )
 from video_analytics.dailymotion.resources import DailyMotionResource
 from video_analytics.partitions import partition_days
-from video_analytics.settings import Settings
 
 
 @report_asset(
@@ -75,9 +74,7 @@ def dm_daily_earnings(
     name=EARNINGS_SENSOR_NAME,
     target=[EARNINGS],
     minimum_interval_seconds=60,
-    default_status=(
-        dg.DefaultSensorStatus.RUNNING if Settings.from_env().is_sandbox else dg.DefaultSensorStatus.STOPPED
-    ),
+    default_status=dg.DefaultSensorStatus.STOPPED,  # `definitions.build` starts it in the sandbox
     description="Asks DailyMotion for daily earnings reports of missing and requested days (one at a "
     "time: the account's two report slots are shared with the audience reports) and runs "
     "dm_daily_earnings when one finishes.",

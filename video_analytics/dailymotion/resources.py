@@ -22,6 +22,8 @@ from video_analytics.dailymotion.client import (
 )
 from video_analytics.dailymotion.scheduling import SchedulerConfig
 from video_analytics.http import RetryPolicy
+from video_analytics.settings import Settings
+from video_analytics.storage.targets import io_manager_for
 
 _AUTHS: dict[tuple, TokenAuth] = {}
 _AUTHS_LOCK = threading.Lock()
@@ -150,3 +152,34 @@ class DailyMotionResource(dg.ConfigurableResource):
 
     def spec(self, start, end) -> ReportSpec:
         return ReportSpec(start, end, tuple(self.metrics), tuple(self.dimensions))
+
+
+#: Where the report-filled tables go (the lake or BigQuery, see storage/targets.py).
+IO_MANAGER_KEY = "dailymotion_io_manager"
+
+
+def dailymotion_resource(settings: Settings, **overrides: object) -> DailyMotionResource:
+    """Credentials stay EnvVars (never in run config or logs); URLs only where they are not the
+    vendor's; `overrides` change the report policy (tests, benchmarks)."""
+    dm = settings.dailymotion
+    urls = {
+        "base_url": dm.base_url,
+        "auth_url": dm.auth_url,
+        "graphql_url": dm.graphql_url,
+        "rest_url": dm.rest_url,
+    }
+    return DailyMotionResource(
+        client_id=dg.EnvVar("DM_CLIENT_API"),
+        client_secret=dg.EnvVar("DM_CLIENT_SECRET"),
+        **{name: url for name, url in urls.items() if url},
+        **overrides,
+    )
+
+
+def build_resources(settings: Settings) -> dict[str, object]:
+    """The API resource, and the shared Parquet lake or BigQuery
+    (VIDEO_ANALYTICS_STORAGE[_DAILYMOTION]=bigquery[+parquet]) for the tables."""
+    return {
+        "dailymotion": dailymotion_resource(settings),
+        IO_MANAGER_KEY: io_manager_for(settings, "dailymotion"),
+    }

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 import time
 from collections.abc import Callable
+
+from video_analytics.settings import shared_rate_limit_url
 
 
 class TokenBucket:
@@ -125,7 +126,7 @@ def account_limiter(
 
     ``account`` names the account, not its credential: callers pass a digest (see ``account_id``).
     """
-    url = os.environ.get(SHARED_RATE_LIMIT_URL_ENV, "").strip()
+    url = shared_rate_limit_url()
     if url:
         return SharedRateLimit(url, f"{api}:{account}", rate)
     return TokenBucket(rate, burst=burst, sleep=sleep)

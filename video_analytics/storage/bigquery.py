@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -34,6 +33,7 @@ import polars as pl
 import pyarrow as pa
 from google.cloud import bigquery
 
+from video_analytics.settings import bigquery_emulator_host
 from video_analytics.storage.parquet import (
     DEFAULT_PARTITION_COLUMN,
     ParquetLakeIOManager,
@@ -84,7 +84,7 @@ def open_client(project: str, location: str | None, gcp_credentials: str | None)
     With ``BIGQUERY_EMULATOR_HOST`` set (the variable google-cloud-bigquery itself honours) the client
     talks to that emulator without credentials; the tests run the whole path against bqemulator so.
     """
-    emulator = os.environ.get(EMULATOR_HOST)
+    emulator = bigquery_emulator_host()
     if emulator:
         from google.api_core.client_options import ClientOptions
         from google.auth.credentials import AnonymousCredentials

@@ -6,8 +6,9 @@ like the Agora log reader and generator, do not import Dagster.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
+
+from video_analytics.settings import s3_endpoint_url
 
 
 def resolve_storage_options(root: str, storage_options: Mapping[str, str] | None) -> dict[str, str]:
@@ -15,7 +16,7 @@ def resolve_storage_options(root: str, storage_options: Mapping[str, str] | None
     so the same config works against AWS, MinIO or moto."""
     options = dict(storage_options or {})
     if not options and root.startswith(("s3://", "s3a://")):
-        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        endpoint = s3_endpoint_url()
         if endpoint:
             options["endpoint_url"] = endpoint
     return options

@@ -30,6 +30,7 @@ import psycopg2.extras
 from dagster_aws.redshift import RedshiftClientResource
 from psycopg2 import sql
 
+from video_analytics.settings import RedshiftSettings
 from video_analytics.storage.parquet import DEFAULT_PARTITION_COLUMN, LAKE_TABLE, split_by_partition
 from video_analytics.storage.preview import markdown_preview
 
@@ -226,22 +227,17 @@ class RedshiftLoaderIOManager(dg.ConfigurableIOManager):
         return pl.DataFrame(records, infer_schema_length=None) if records else pl.DataFrame(schema=names)
 
 
-def redshift_io_manager_from_env(schema_name: str) -> RedshiftLoaderIOManager:
-    """Connection from REDSHIFT_HOST/PORT/USER/DATABASE/SSLMODE; the password stays an EnvVar.
+def redshift_io_manager(settings: RedshiftSettings, schema_name: str) -> RedshiftLoaderIOManager:
+    """The connection of the REDSHIFT_* settings; the host and password stay EnvVars.
 
     `REDSHIFT_DIALECT=postgres` targets a PostgreSQL server instead (local runs, tests).
     """
-    import os
-
-    dialect = os.environ.get("REDSHIFT_DIALECT", "redshift").strip().lower()
-    if dialect not in ("redshift", "postgres"):
-        raise ValueError(f"REDSHIFT_DIALECT={dialect!r} is not one of redshift, postgres")
     client = RedshiftClientResource(
         host=dg.EnvVar("REDSHIFT_HOST"),
-        port=int(os.environ.get("REDSHIFT_PORT", "5439")),
-        user=os.environ.get("REDSHIFT_USER"),
-        password=dg.EnvVar("REDSHIFT_PASSWORD") if os.environ.get("REDSHIFT_PASSWORD") else None,
-        database=os.environ.get("REDSHIFT_DATABASE", "dev"),
-        sslmode=os.environ.get("REDSHIFT_SSLMODE", "require"),
+        port=settings.port,
+        user=settings.user,
+        password=dg.EnvVar("REDSHIFT_PASSWORD") if settings.has_password else None,
+        database=settings.database,
+        sslmode=settings.sslmode,
     )
-    return RedshiftLoaderIOManager(redshift=client, schema_name=schema_name, dialect=dialect)
+    return RedshiftLoaderIOManager(redshift=client, schema_name=schema_name, dialect=settings.dialect)

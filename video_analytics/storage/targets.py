@@ -7,7 +7,6 @@ shows where each table lives (`bigquery`, `redshift`, `parquet`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection, Sequence
 
 import dagster as dg
@@ -20,33 +19,43 @@ BQ_CREDENTIALS = "VIDEO_ANALYTICS_BQ_CREDENTIALS"
 _MAX_KINDS = 3
 
 
-def bigquery_io_manager(lake_root: str | None = None) -> dg.ConfigurableIOManager:
+def bigquery_io_manager(settings: Settings, lake_root: str | None = None) -> dg.ConfigurableIOManager:
     """BigQuery from VIDEO_ANALYTICS_BQ_PROJECT / _DATASET / _LOCATION / _CREDENTIALS."""
     from video_analytics.storage.bigquery import BigQueryIOManager
 
-    project, dataset = (
-        os.environ.get("VIDEO_ANALYTICS_BQ_PROJECT"),
-        os.environ.get("VIDEO_ANALYTICS_BQ_DATASET"),
-    )
-    if not project or not dataset:
+    bigquery = settings.bigquery
+    if not bigquery.project or not bigquery.dataset:
         raise SettingsError(
             "BigQuery storage (VIDEO_ANALYTICS_STORAGE or VIDEO_ANALYTICS_STORAGE_<SOURCE>=bigquery) needs "
             "VIDEO_ANALYTICS_BQ_PROJECT and VIDEO_ANALYTICS_BQ_DATASET"
         )
-    location = os.environ.get("VIDEO_ANALYTICS_BQ_LOCATION") or None
-    # Base64 service-account JSON as dagster-gcp takes it; unset = Application Default Credentials.
-    credentials = dg.EnvVar(BQ_CREDENTIALS) if os.environ.get(BQ_CREDENTIALS) else None
     return BigQueryIOManager(
-        project=project, dataset=dataset, location=location, gcp_credentials=credentials, lake_root=lake_root
+        project=bigquery.project,
+        dataset=bigquery.dataset,
+        location=bigquery.location,
+        gcp_credentials=bigquery_credentials(settings),
+        lake_root=lake_root,
     )
+
+
+def bigquery_credentials(settings: Settings) -> dg.EnvVar | None:
+    """Base64 service-account JSON as dagster-gcp takes it (an EnvVar); None: Application Default
+    Credentials."""
+    return dg.EnvVar(BQ_CREDENTIALS) if settings.bigquery.has_credentials else None
+
+
+def lake_io_manager(settings: Settings) -> ParquetLakeIOManager:
+    """The lake, for every asset: a warehouse target (bigquery, redshift) is applied by the sources
+    whose tables load there (DailyMotion, TMDB, Wistia), through their own IO manager keys."""
+    return ParquetLakeIOManager(root=settings.lake_root)
 
 
 def io_manager_for(settings: Settings, source: str) -> dg.ConfigurableIOManager:
     """The lake, or BigQuery (plus the lake with `bigquery+parquet`) for sources that lived there."""
     target, also_lake = settings.storage_for(source)
     if target == "bigquery":
-        return bigquery_io_manager(settings.lake_root if also_lake else None)
-    return ParquetLakeIOManager(root=settings.lake_root)
+        return bigquery_io_manager(settings, settings.lake_root if also_lake else None)
+    return lake_io_manager(settings)
 
 
 def storage_kind(settings: Settings, source: str) -> str:

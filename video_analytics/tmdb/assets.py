@@ -21,12 +21,11 @@ from video_analytics.partitions import daily_partitions, partition_days, previou
 from video_analytics.policies import when_upstream_lands
 from video_analytics.tmdb import transforms
 from video_analytics.tmdb.client import TMDBClient
-from video_analytics.tmdb.resources import TMDBResource
+from video_analytics.tmdb.resources import IO_MANAGER_KEY, TMDBResource
 
 GROUP = "tmdb"
 TAGS = {"video_analytics/api": "tmdb"}
 KINDS = {"tmdb", "polars"}
-IO_MANAGER_KEY = "tmdb_io_manager"  # the lake, or BigQuery where the original lived (definitions.py)
 
 
 class MoviesConfig(dg.Config):

@@ -8,6 +8,8 @@ import dagster as dg
 from pydantic import Field
 
 from video_analytics.http import RetryPolicy
+from video_analytics.settings import Settings
+from video_analytics.storage.targets import io_manager_for
 from video_analytics.tmdb.client import DEFAULT_RATE, PRODUCTION_BASE_URL, TMDBClient
 
 
@@ -60,3 +62,27 @@ class TMDBResource(dg.ConfigurableResource):
                 "the sandbox profile (VIDEO_ANALYTICS_PROFILE=sandbox)."
             )
         return None
+
+
+#: The lake, or BigQuery where the original lived (see storage/targets.py).
+IO_MANAGER_KEY = "tmdb_io_manager"
+
+
+def tmdb_resource(settings: Settings) -> TMDBResource:
+    """The read token wins over the v3 key when both are set; both stay EnvVars (never logged)."""
+    tmdb = settings.tmdb
+    credentials: dict[str, object]
+    if tmdb.has_read_access_token:
+        credentials = {"read_access_token": dg.EnvVar("TMDB_READ_ACCESS_TOKEN")}
+    else:
+        credentials = {"api_key": dg.EnvVar("TMDB_API_KEY")}
+    options: dict[str, object] = {}
+    if tmdb.base_url:
+        options["base_url"] = tmdb.base_url
+    if tmdb.requests_per_second:  # the demo's faster sandbox
+        options["rate_limit"] = tmdb.requests_per_second
+    return TMDBResource(**credentials, **options, sandbox_clock=settings.is_sandbox)
+
+
+def build_resources(settings: Settings) -> dict[str, object]:
+    return {"tmdb": tmdb_resource(settings), IO_MANAGER_KEY: io_manager_for(settings, "tmdb")}

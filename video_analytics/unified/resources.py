@@ -7,6 +7,7 @@ import fsspec
 import polars as pl
 from pydantic import Field
 
+from video_analytics.settings import Settings
 from video_analytics.storage.parquet import read_table, resolve_storage_options
 from video_analytics.unified.identity import Tolerance, parse_mapping
 
@@ -55,3 +56,14 @@ class CrossPlatformResource(dg.ConfigurableResource):
                 "video_identity launchpad key resources.cross_platform.config.video_mapping)"
             )
         return parse_mapping(fs.cat_file(fs_path).decode("utf-8"), path), path
+
+
+def build_resources(settings: Settings) -> dict[str, CrossPlatformResource]:
+    mapping = settings.cross_platform
+    return {
+        "cross_platform": CrossPlatformResource(
+            lake_root=settings.lake_root,
+            video_mapping=mapping.video_mapping or "",
+            report_dir=mapping.report_dir or "",
+        )
+    }

@@ -24,10 +24,9 @@ from video_analytics.partitions import daily_partitions, partition_days, trailin
 from video_analytics.storage.parquet import LAKE_TABLE
 from video_analytics.wistia import transforms
 from video_analytics.wistia.client import RETENTION_DAYS, WistiaClient
-from video_analytics.wistia.resources import WistiaResource
+from video_analytics.wistia.resources import IO_MANAGER, WistiaResource
 
 GROUP = "wistia"
-IO_MANAGER = "wistia_io_manager"
 TAGS = {"video_analytics/api": "wistia"}
 KINDS = {"wistia", "polars", "parquet"}
 WORKERS = 4

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
-from video_analytics.settings import Settings, SettingsError
+from video_analytics.settings import Settings, SettingsError, aws_region
 
 TABLES = (
     "dim_media",
@@ -26,16 +24,18 @@ def redshift_ddl(settings: Settings) -> str:
     IAM role from WISTIA_REDSHIFT_IAM_ROLE (default: the cluster's default role), region from
     AWS_REGION / AWS_DEFAULT_REGION, schema name from WISTIA_REDSHIFT_EXTERNAL_SCHEMA (`wistia_lake`).
     """
-    database = os.environ.get("WISTIA_GLUE_DATABASE", "").strip()
+    database = settings.wistia.glue_database
     if not database:
         raise SettingsError("WISTIA_GLUE_DATABASE is not set: name the Glue database the lake registers in")
     if not settings.lake_root.startswith(("s3://", "s3a://")):
         raise SettingsError(
             f"VIDEO_ANALYTICS_DATA_DIR={settings.data_dir} is not an s3:// lake; Spectrum reads S3 only"
         )
-    schema = os.environ.get("WISTIA_REDSHIFT_EXTERNAL_SCHEMA", "wistia_lake").strip()
-    role = os.environ.get("WISTIA_REDSHIFT_IAM_ROLE", "").strip()
-    region = (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "").strip()
+    schema, role, region = (
+        settings.wistia.redshift_external_schema,
+        settings.wistia.redshift_iam_role,
+        aws_region(),
+    )
     lines = [
         f"-- Lake {settings.lake_root}, Glue database {database}: tables and partitions are registered",
         "-- by the Wistia assets as they write, so no crawler run is needed.",

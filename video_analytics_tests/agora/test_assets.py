@@ -241,10 +241,10 @@ def test_definitions_and_prepare_demo(tmp_path, monkeypatch):
     first = (Path(env["AGORA_LOG_ROOT"]) / "2024-03-01" / "player-000-text.log.gz").stat().st_mtime_ns
     assert agora_demo.prepare_demo([DAYS[0]]) == env  # existing days are kept, not regenerated
     assert (Path(env["AGORA_LOG_ROOT"]) / "2024-03-01" / "player-000-text.log.gz").stat().st_mtime_ns == first
-    defs = definitions.build(Settings())
+    defs = definitions.build(Settings.from_env())
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == {"agora_session_stats", "agora_rejects", "agora_video_daily_stats"}
     assert [s.name for s in defs.schedules] == ["agora_daily"]
     monkeypatch.setenv("AGORA_LOG_STORAGE_OPTIONS", "not json")
     with pytest.raises(ValueError, match="AGORA_LOG_STORAGE_OPTIONS is not valid JSON"):
-        definitions.build(Settings())
+        definitions.build(Settings.from_env())

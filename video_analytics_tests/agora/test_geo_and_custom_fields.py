@@ -12,10 +12,10 @@ from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 
 from video_analytics.agora import assets as ag
-from video_analytics.agora import custom_fields, definitions, linescan
+from video_analytics.agora import custom_fields, linescan
 from video_analytics.agora.client import LogReader
 from video_analytics.agora.engine import analyse_day
-from video_analytics.agora.resources import AgoraCustomField, AgoraLogsResource
+from video_analytics.agora.resources import AgoraCustomField, AgoraLogsResource, agora_logs_resource
 from video_analytics.partitions import partition_range_tags
 from video_analytics.settings import Settings, SettingsError
 from video_analytics.storage.parquet import ParquetLakeIOManager
@@ -240,12 +240,12 @@ def test_bad_custom_field_settings_say_which_entry_to_fix(raw, message):
 def test_settings_reach_the_resource(monkeypatch, tmp_path):
     monkeypatch.setenv("AGORA_CUSTOM_FIELDS", '[{"key": "x_start_time", "aggregate": "min"}]')
     monkeypatch.setenv("AGORA_GEOIP_DATABASE", str(tmp_path / "city.mmdb"))
-    resource = definitions.resource(Settings.from_env())
+    resource = agora_logs_resource(Settings.from_env())
     assert resource.geoip_database == str(tmp_path / "city.mmdb")
     assert resource.field_specs()[-1] == custom_fields.CustomField("x_start_time", "x_start_time", "min")
     monkeypatch.setenv("AGORA_CUSTOM_FIELDS", '[{"key": "x_a", "column": "encoding_name"}]')
     with pytest.raises(custom_fields.CustomFieldError, match="column 'encoding_name' already exists"):
-        definitions.resource(Settings.from_env()).field_specs()
+        agora_logs_resource(Settings.from_env()).field_specs()
     monkeypatch.setenv("AGORA_CUSTOM_FIELDS", "nope")
     with pytest.raises(SettingsError, match="AGORA_CUSTOM_FIELDS is not valid JSON"):
-        definitions.resource(Settings.from_env())
+        agora_logs_resource(Settings.from_env())

@@ -15,9 +15,9 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from video_analytics.dailymotion import definitions as dm_definitions
 from video_analytics.settings import Settings, SettingsError
 from video_analytics.storage import bigquery as bq
+from video_analytics.storage.targets import io_manager_for
 
 TAGS = {
     "dagster/asset_partition_range_start": "2024-02-01",
@@ -128,12 +128,15 @@ def test_storage_setting_selects_bigquery_for_dailymotion(monkeypatch):
     monkeypatch.setenv("VIDEO_ANALYTICS_BQ_PROJECT", "proj")
     monkeypatch.setenv("VIDEO_ANALYTICS_BQ_DATASET", "ds")
     monkeypatch.setenv("VIDEO_ANALYTICS_BQ_DATASET", "ds")
-    chosen = dm_definitions.io_manager(Settings(storage="bigquery"))
+    chosen = io_manager_for(Settings.from_env(storage="bigquery"), "dailymotion")
     assert isinstance(chosen, bq.BigQueryIOManager) and (chosen.project, chosen.dataset) == ("proj", "ds")
     monkeypatch.delenv("VIDEO_ANALYTICS_BQ_DATASET")
     with pytest.raises(SettingsError, match="VIDEO_ANALYTICS_BQ_DATASET"):
-        dm_definitions.io_manager(Settings(storage="bigquery"))
-    assert type(dm_definitions.io_manager(Settings(storage="parquet"))).__name__ == "ParquetLakeIOManager"
+        io_manager_for(Settings.from_env(storage="bigquery"), "dailymotion")
+    assert (
+        type(io_manager_for(Settings.from_env(storage="parquet"), "dailymotion")).__name__
+        == "ParquetLakeIOManager"
+    )
 
 
 def test_dailymotion_tables_land_in_bigquery_with_the_originals_types(dm, bigquery, tmp_path):

@@ -10,6 +10,7 @@ import pytest
 
 from video_analytics.dailymotion import assets as dma
 from video_analytics.dailymotion import definitions as dmd
+from video_analytics.dailymotion.resources import dailymotion_resource
 from video_analytics.partitions import RANGE_END_TAG, RANGE_START_TAG
 from video_analytics.sandbox import SimulatorServer, registry
 from video_analytics.sandbox.dailymotion.simulator import (
@@ -32,7 +33,7 @@ def today_sim(monkeypatch):
 
 
 def test_build_loads_with_sensor_resource_and_io_manager(today_sim, tmp_path):
-    defs = dmd.build(Settings(data_dir=str(tmp_path)))
+    defs = dmd.build(Settings.from_env(data_dir=str(tmp_path)))
     dg.Definitions.validate_loadable(defs)
     sensor = defs.resolve_sensor_def(dma.SENSOR_NAME)
     assert sensor.minimum_interval_seconds == 60
@@ -43,7 +44,7 @@ def test_build_loads_with_sensor_resource_and_io_manager(today_sim, tmp_path):
 def test_demo_step_ticks_the_sensor_until_the_range_is_materialized(today_sim, tmp_path):
     last = datetime.now(UTC).date() - timedelta(days=1)
     window = ((last - timedelta(days=2)).isoformat(), last.isoformat())
-    defs = dmd.build(Settings(data_dir=str(tmp_path)))
+    defs = dmd.build(Settings.from_env(data_dir=str(tmp_path)))
     with dg.DagsterInstance.ephemeral() as instance:
         [step] = registry.source("dailymotion").demo_steps
         summary = step.runner(defs, instance, window)
@@ -66,9 +67,11 @@ def test_sandbox_simulator_follows_the_sandbox():
 
 def test_sensor_tick_as_the_daemon_evaluates_it(today_sim, tmp_path):
     """evaluate_tick resolves the run requests against the sensor's target, as the daemon does."""
-    defs = dmd.build(Settings(data_dir=str(tmp_path)))
+    defs = dmd.build(Settings.from_env(data_dir=str(tmp_path)))
     sensor = defs.resolve_sensor_def(dma.SENSOR_NAME)
-    resources = {"dailymotion": dmd.resource(Settings(), poll_initial_seconds=0, lookback_days=2)}
+    resources = {
+        "dailymotion": dailymotion_resource(Settings.from_env(), poll_initial_seconds=0, lookback_days=2)
+    }
     with dg.DagsterInstance.ephemeral() as instance:
         cursor, requests = None, []
         for _ in range(3):

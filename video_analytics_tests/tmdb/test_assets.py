@@ -19,7 +19,7 @@ from video_analytics.storage.warehouse import build_warehouse, run_sql
 from video_analytics.tmdb import assets as ta
 from video_analytics.tmdb import definitions as tdefs
 from video_analytics.tmdb import transforms
-from video_analytics.tmdb.resources import TMDBResource
+from video_analytics.tmdb.resources import TMDBResource, tmdb_resource
 from video_analytics.warehouse.views import duckdb_sql, registered_views
 from video_analytics_tests.tmdb.conftest import TODAY, make_resource
 
@@ -196,7 +196,7 @@ def test_demo_steps_materialize_tmdb_and_its_views_return_rows(sim, tmp_path, mo
     monkeypatch.setenv("TMDB_BASE_URL", sim.base_url)
     monkeypatch.setenv("TMDB_API_KEY", sim.api_key)
     monkeypatch.delenv("TMDB_READ_ACCESS_TOKEN", raising=False)
-    settings = Settings(profile="sandbox", data_dir=str(tmp_path))
+    settings = Settings.from_env(profile="sandbox", data_dir=str(tmp_path))
     defs = dg.Definitions.merge(
         tdefs.build(settings),
         dg.Definitions(resources={"io_manager": ParquetLakeIOManager(root=str(tmp_path))}),
@@ -242,7 +242,7 @@ def test_schedules_ask_for_yesterday_and_the_weekly_refresh_of_every_tracked_mov
 def test_definitions_pick_credentials_and_the_clock_from_the_profile(monkeypatch):
     monkeypatch.delenv("TMDB_BASE_URL", raising=False)
     monkeypatch.setenv("TMDB_READ_ACCESS_TOKEN", "token-value")
-    production = tdefs.resource(Settings(profile="production"))
+    production = tmdb_resource(Settings.from_env(profile="production"))
     assert production.sandbox_clock is False and production.base_url == "https://api.themoviedb.org/3"
     assert isinstance(production.read_access_token, dg.EnvVar)  # resolved at run time, never in config
     assert production.read_access_token.env_var_name == "TMDB_READ_ACCESS_TOKEN"
@@ -250,7 +250,7 @@ def test_definitions_pick_credentials_and_the_clock_from_the_profile(monkeypatch
     monkeypatch.delenv("TMDB_READ_ACCESS_TOKEN")
     monkeypatch.setenv("TMDB_API_KEY", "key-value")
     monkeypatch.setenv("TMDB_BASE_URL", "http://127.0.0.1:9/3")
-    sandbox = tdefs.resource(Settings(profile="sandbox"))
+    sandbox = tmdb_resource(Settings.from_env(profile="sandbox"))
     assert sandbox.sandbox_clock is True and sandbox.api_key.env_var_name == "TMDB_API_KEY"
     assert sandbox.base_url == "http://127.0.0.1:9/3"
 

@@ -45,7 +45,7 @@ class Production:
     """The TMDB and warehouse definitions as a deployment builds them from its settings."""
 
     def __init__(self, sim, data_dir: Path) -> None:
-        self.settings = Settings(
+        self.settings = Settings.from_env(
             profile="sandbox", data_dir=str(data_dir), source_storage={"tmdb": "bigquery+parquet"}
         )
         warehouse = wdefs.build(self.settings)

@@ -12,6 +12,7 @@ from video_analytics.storage.parquet import ParquetLakeIOManager
 from video_analytics.storage.redshift import RedshiftLoaderIOManager
 from video_analytics.wistia import definitions
 from video_analytics.wistia.redshift_ddl import redshift_ddl
+from video_analytics.wistia.resources import IO_MANAGER
 
 
 @pytest.fixture(autouse=True)
@@ -21,19 +22,19 @@ def clean_env(monkeypatch):
 
 
 def io_manager(settings: Settings):
-    return definitions.build(settings).resources[definitions.IO_MANAGER_KEY]
+    return definitions.build(settings).resources[IO_MANAGER]
 
 
 def test_the_plain_lake_is_the_default(tmp_path, monkeypatch):
     monkeypatch.setenv("WISTIA_GLUE_DATABASE", "analytics")  # ignored for a local lake
-    manager = io_manager(Settings(data_dir=str(tmp_path)))
+    manager = io_manager(Settings.from_env(data_dir=str(tmp_path)))
     assert type(manager) is ParquetLakeIOManager and manager.root == str(tmp_path)
 
 
 def test_an_s3_lake_with_a_glue_database_is_catalogued(monkeypatch):
-    assert type(io_manager(Settings(data_dir="s3://bucket/lake"))) is ParquetLakeIOManager
+    assert type(io_manager(Settings.from_env(data_dir="s3://bucket/lake"))) is ParquetLakeIOManager
     monkeypatch.setenv("WISTIA_GLUE_DATABASE", "analytics")
-    manager = io_manager(Settings(data_dir="s3://bucket/lake"))
+    manager = io_manager(Settings.from_env(data_dir="s3://bucket/lake"))
     assert isinstance(manager, GlueCatalogedParquetIOManager)
     assert manager.database == "analytics" and manager.root == "s3://bucket/lake"
 
@@ -41,14 +42,14 @@ def test_an_s3_lake_with_a_glue_database_is_catalogued(monkeypatch):
 def test_storage_redshift_selects_the_native_loader(monkeypatch):
     monkeypatch.setenv("REDSHIFT_HOST", "cluster.example.com")
     monkeypatch.setenv("WISTIA_REDSHIFT_SCHEMA", "wistia_prod")
-    manager = io_manager(Settings(storage="redshift"))
+    manager = io_manager(Settings.from_env(storage="redshift"))
     assert isinstance(manager, RedshiftLoaderIOManager)
     assert manager.schema_name == "wistia_prod" and manager.dialect == "redshift"
 
 
 def test_definitions_hold_the_assets_checks_and_schedule(tmp_path, monkeypatch):
     monkeypatch.setenv("WISTIA_API_TOKEN", "t")
-    defs = definitions.build(Settings(data_dir=str(tmp_path)))
+    defs = definitions.build(Settings.from_env(data_dir=str(tmp_path)))
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert keys == {
@@ -66,27 +67,27 @@ def test_definitions_hold_the_assets_checks_and_schedule(tmp_path, monkeypatch):
 
 
 def test_redshift_ddl_names_the_glue_database(monkeypatch):
-    settings = Settings(data_dir="s3://bucket/lake")
     with pytest.raises(SettingsError, match="WISTIA_GLUE_DATABASE"):
-        redshift_ddl(settings)
+        redshift_ddl(Settings.from_env(data_dir="s3://bucket/lake"))
     monkeypatch.setenv("WISTIA_GLUE_DATABASE", "analytics")
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
-    ddl = redshift_ddl(settings)
+    ddl = redshift_ddl(Settings.from_env(data_dir="s3://bucket/lake"))
     assert (
         "CREATE EXTERNAL SCHEMA IF NOT EXISTS \"wistia_lake\"\nFROM DATA CATALOG DATABASE 'analytics'" in ddl
     )
     assert "IAM_ROLE default\nREGION 'eu-west-1';" in ddl
     monkeypatch.setenv("WISTIA_REDSHIFT_IAM_ROLE", "arn:aws:iam::123456789012:role/spectrum")
+    settings = Settings.from_env(data_dir="s3://bucket/lake")
     assert "IAM_ROLE 'arn:aws:iam::123456789012:role/spectrum'" in redshift_ddl(settings)
     with pytest.raises(SettingsError, match="not an s3:// lake"):
-        redshift_ddl(Settings(data_dir="./data"))
+        redshift_ddl(Settings.from_env(data_dir="./data"))
 
 
 def test_the_definitions_resource_reaches_the_simulator_from_its_env(wistia_sim, tmp_path, monkeypatch):
     sim, url = wistia_sim
     for key, value in sim.env(url).items():
         monkeypatch.setenv(key, value)
-    defs = definitions.build(Settings(data_dir=str(tmp_path)))
+    defs = definitions.build(Settings.from_env(data_dir=str(tmp_path)))
     job = defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(asset_selection=[dg.AssetKey("wistia_dim_media")])
     assert result.success

@@ -11,10 +11,9 @@ from contextlib import contextmanager
 from datetime import date
 
 from video_analytics.agora.client import LogReader
-from video_analytics.agora.definitions import storage_options
 from video_analytics.sandbox.agora.generator import write_day
 from video_analytics.sandbox.demo_steps import DemoStep
-from video_analytics.settings import Settings, env_number
+from video_analytics.settings import Settings
 
 LINES_PER_DAY = 200_000  # AGORA_DEMO_LINES overrides it
 
@@ -25,7 +24,7 @@ STEPS = (
 
 def log_root(settings: Settings | None = None) -> str:
     settings = settings or Settings.from_env()
-    return os.environ.get("AGORA_LOG_ROOT") or f"{settings.lake_root.rstrip('/')}/sandbox/agora_logs"
+    return settings.agora.log_root or f"{settings.lake_root.rstrip('/')}/sandbox/agora_logs"
 
 
 def sandbox_env(settings: Settings) -> dict[str, str]:
@@ -38,9 +37,10 @@ def prepare_demo(days: list[date]) -> dict[str, str]:
 
     Deterministic: a day regenerates identically, so skipping existing days changes nothing.
     """
-    root = log_root()
-    lines = env_number("AGORA_DEMO_LINES", integer=True) or LINES_PER_DAY
-    options = storage_options()
+    settings = Settings.from_env()
+    root = log_root(settings)
+    lines = settings.agora.demo_lines or LINES_PER_DAY
+    options = settings.agora.log_storage_options
     reader = LogReader(root, options)
     missing = [day for day in days if not reader.day_files(day)]
     # a partial of the generator's own function, so the pool's workers import the generator alone

@@ -25,7 +25,7 @@ def run_with_demo_mapping(
 ) -> Summary:
     """Write the sandbox's mapping file (from what the sources just landed), then run the assets."""
     settings = Settings.from_env()
-    if os.environ.get(MAPPING_SETTING) == mapping_path(settings):
+    if settings.cross_platform.video_mapping == mapping_path(settings):
         write_demo_mapping(settings.lake_root, mapping_path(settings))
     return run_step(DemoStep("cross-platform", ASSETS, True), defs, instance, partition_range)
 
@@ -35,7 +35,8 @@ STEPS = (DemoStep("Cross-platform table, identity and report", ASSETS, True, run
 
 def prepare_demo(days: list[date]) -> dict[str, str]:
     """The demo uses its own mapping file unless the user names one."""
-    return {MAPPING_SETTING: os.environ.get(MAPPING_SETTING) or mapping_path(Settings.from_env())}
+    settings = Settings.from_env()
+    return {MAPPING_SETTING: settings.cross_platform.video_mapping or mapping_path(settings)}
 
 
 def sandbox_env(settings: Settings) -> dict[str, str]:
