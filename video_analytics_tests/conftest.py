@@ -13,8 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
-#: The in-process BigQuery emulator's fixtures (`bigquery_emulator`, `bigquery`).
-pytest_plugins = ["video_analytics_tests.bigquery_emulator"]
+#: The in-process BigQuery emulator's fixtures (`bigquery_emulator`, `bigquery`) and the session's one
+#: started Dagster UI (`dagster_ui`).
+pytest_plugins = ["video_analytics_tests.bigquery_emulator", "video_analytics_tests.dagster_ui"]
 
 # --- PostgreSQL 15 server for @pytest.mark.postgres tests --------------------------------------
 

@@ -8,6 +8,11 @@ import time
 
 import httpx
 
+#: The tests that read the session's one demo run (conftest.py's `demo_run`) carry
+#: `pytest.mark.xdist_group(DEMO_GROUP)`: `make test` runs `pytest -n 2 --dist loadgroup`, so they run
+#: on one worker and the demo is built once, not once per worker.
+DEMO_GROUP = "demo"
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -33,10 +38,11 @@ def graphql(
     raise AssertionError("the Dagster server did not answer in time")
 
 
-def wait_until(condition, what: str, timeout: float = 60.0) -> None:
-    """Poll `condition` until it holds: waits on an event, never for a span of time to pass."""
+def wait_until(condition, what: str, timeout: float = 60.0, interval: float = 0.01) -> None:
+    """Poll `condition` every `interval` seconds until it holds: waits on an event, never for a span of
+    time to pass. `timeout` only bounds a failure, so make it generous: a loaded machine is slow."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
