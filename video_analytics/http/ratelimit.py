@@ -119,6 +119,7 @@ def account_limiter(
     rate: float,
     burst: int | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> TokenBucket | SharedRateLimit:
     """The limiter for one vendor account: shared through Redis when ``VIDEO_ANALYTICS_RATE_LIMIT_URL``
     is set (read when a client is built, i.e. at run time in each worker), else in this process only.
@@ -128,7 +129,7 @@ def account_limiter(
     url = os.environ.get(SHARED_RATE_LIMIT_URL_ENV, "").strip()
     if url:
         return SharedRateLimit(url, f"{api}:{account}", rate)
-    return TokenBucket(rate, burst=burst, sleep=sleep)
+    return TokenBucket(rate, burst=burst, clock=clock, sleep=sleep)
 
 
 def account_id(secret: str) -> str:
