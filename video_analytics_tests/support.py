@@ -21,15 +21,16 @@ def free_port() -> int:
 
 
 def graphql(
-    url: str, query: str, server: subprocess.Popen, variables: dict | None = None, timeout: float = 120.0
+    url: str, query: str, server: subprocess.Popen, variables: dict | None = None, timeout: float = 300.0
 ) -> dict:
-    """POST a GraphQL query to a Dagster webserver, waiting for it to come up; fail if it died."""
+    """POST a GraphQL query to a Dagster webserver, waiting for it to come up; fail if it died.
+    `timeout` bounds only a failure: `dagster dev` takes minutes to start on a crowded machine."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise AssertionError(f"the Dagster server exited with code {server.returncode}")
         try:
-            response = httpx.post(url, json={"query": query, "variables": variables or {}}, timeout=30)
+            response = httpx.post(url, json={"query": query, "variables": variables or {}}, timeout=120)
             if response.status_code == 200:
                 return response.json()
         except httpx.TransportError:
