@@ -102,7 +102,8 @@ def s3_bucket(s3_endpoint: str) -> str:
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory) -> tuple:
     """`video-analytics demo` over 3 days (sandbox at test scale) in a fresh folder, run once per
-    session (per xdist worker) for every test that reads its results; the environment and the working
+    session for every test that reads its results (they share `support.DEMO_GROUP`, so under
+    `--dist loadgroup` one xdist worker builds it); the environment and the working
     folder are restored as soon as it is done. Yields (root, summary, printed output)."""
     from video_analytics.demo import run_demo
 

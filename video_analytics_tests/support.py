@@ -25,18 +25,21 @@ def graphql(
 ) -> dict:
     """POST a GraphQL query to a Dagster webserver, waiting for it to come up; fail if it died.
     `timeout` bounds only a failure: `dagster dev` takes minutes to start on a crowded machine."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    answers: list[dict] = []
+
+    def answered() -> bool:
         if server.poll() is not None:
             raise AssertionError(f"the Dagster server exited with code {server.returncode}")
         try:
             response = httpx.post(url, json={"query": query, "variables": variables or {}}, timeout=120)
-            if response.status_code == 200:
-                return response.json()
         except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError("the Dagster server did not answer in time")
+            return False
+        if response.status_code == 200:
+            answers.append(response.json())
+        return bool(answers)
+
+    wait_until(answered, f"the Dagster server at {url} to answer", timeout, interval=0.5)
+    return answers[0]
 
 
 def wait_until(condition, what: str, timeout: float = 60.0, interval: float = 0.01) -> None:
