@@ -214,4 +214,4 @@ def test_cli_prints_exports():
         assert httpx.get(f"{url.rsplit('/cms', 1)[0]}/_sandbox/stats").status_code == 200
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.wait(timeout=120)  # bounds only a failure: a crowded machine takes seconds to stop it
