@@ -1,4 +1,4 @@
-"""Only the native Agora scanners (lines, custom fields); everything else is in pyproject.toml."""
+"""Only the native Agora line scanner; everything else is in pyproject.toml."""
 
 from setuptools import Extension, setup
 
@@ -16,13 +16,6 @@ setup(
                 "-Wno-missing-field-initializers",
             ],
             # without a compiler the install still succeeds; the engine then parses with polars alone
-            optional=True,
-        ),
-        # Agora custom fields (configured keys) per line; optional too: polars reads them without it
-        Extension(
-            "video_analytics.agora._fieldscan",
-            ["video_analytics/agora/_fieldscan.c"],
-            extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
             optional=True,
         ),
     ]

@@ -26,7 +26,7 @@ FIRST_DAY = date(2024, 3, 1)
 
 
 def _generate(folder: str, day: date, lines: int, files: int) -> None:
-    from video_analytics.agora.generator import write_day
+    from video_analytics.sandbox.agora.generator import write_day
 
     write_day(folder, day, lines, files=files)
 

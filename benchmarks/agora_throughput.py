@@ -5,6 +5,8 @@
     .venv/bin/python benchmarks/agora_throughput.py --mix portal                # the old portal-only mix
     .venv/bin/python benchmarks/agora_throughput.py --gzip --format json        # decompression, fluentd
     .venv/bin/python benchmarks/agora_throughput.py --custom-fields            # engine with the x_* fields
+    .venv/bin/python benchmarks/agora_throughput.py --memory --lines 10000000 10000000 --keep
+                                        # peak RSS: each day alone, then both in one run (child processes)
 
 Days are generated with the sandbox generator's `LineMix` (default: the line shapes of PBS's public
 GoonHilly sample, 73% keyless lines). Up to 1M lines are generated (in child processes, so their
@@ -42,7 +44,7 @@ MIXES = ("public", "portal")
 
 
 def _generate(path: str, lines: int, seed: int, day: date, compress: bool, fmt: str, mix: str) -> None:
-    from video_analytics.agora.generator import PORTAL_ONLY, PUBLIC_SAMPLE, write_local_file
+    from video_analytics.sandbox.agora.generator import PORTAL_ONLY, PUBLIC_SAMPLE, write_local_file
 
     write_local_file(
         path, lines, day, seed=seed, fmt=fmt, mix=PORTAL_ONLY if mix == "portal" else PUBLIC_SAMPLE
@@ -122,31 +124,81 @@ def engine_run(folder: Path, day: date, custom_fields: bool):
     return analyse_day(LogReader(str(folder)), day, fields=BUILT_IN if custom_fields else ())
 
 
-def asset_run(folder: Path, day: date, lake: str):
+_INSTANCE = None
+
+
+def instance():
+    """One ephemeral instance per process, as a run's process has one instance (creating it, an
+    in-memory SQLite with its schema, costs 0.3 CPU-s: not the step's cost)."""
+    global _INSTANCE
+    if _INSTANCE is None:
+        import dagster as dg
+
+        _INSTANCE = dg.DagsterInstance.ephemeral()
+    return _INSTANCE
+
+
+def asset_run(folder: Path, day: date, lake: str, last_day: date | None = None):
+    """`agora_session_stats` (+ `agora_rejects`) for `day`, or for `day`..`last_day` in one run (a
+    single-run backfill of that range)."""
     import dagster as dg
 
     from video_analytics.agora import assets
     from video_analytics.agora.resources import AgoraLogsResource
     from video_analytics.storage.parquet import ParquetLakeIOManager
 
+    if last_day is None:
+        selection = {"partition_key": day.isoformat()}
+    else:
+        selection = {
+            "tags": {
+                "dagster/asset_partition_range_start": day.isoformat(),
+                "dagster/asset_partition_range_end": last_day.isoformat(),
+            }
+        }
     result = dg.materialize(
         [assets.agora_session_stats],
-        partition_key=day.isoformat(),
         resources={
             "agora_logs": AgoraLogsResource(log_root=str(folder)),
             "io_manager": ParquetLakeIOManager(root=lake),
         },
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance(),
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        **selection,
     )
     assert result.success
     return result
 
 
+def _asset_peak_rss(folder: str, day: date, last_day: date | None) -> tuple[float, float, float]:
+    """In a fresh child process: warm up, then one materialization; (peak RSS MB, CPU-s, wall s)."""
+    warm_up(Path(folder) / "warm-up")
+    lake = tempfile.mkdtemp(prefix="agora-bench-lake-")
+    try:
+        _, timing = timed(lambda: asset_run(Path(folder), day, lake, last_day))
+    finally:
+        shutil.rmtree(lake, ignore_errors=True)
+    return peak_rss_mb(), timing.cpu, timing.wall
+
+
+def measure_memory(folder: Path, day: date, last_day: date | None = None) -> float:
+    """Peak RSS of a process that materializes `day` (or `day`..`last_day` in one run) and nothing
+    else: a child of its own, so generation and the other measurements do not count."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1, maxtasksperchild=1) as pool:
+        peak, cpu, wall = pool.apply(_asset_peak_rss, (str(folder), day, last_day))
+    days = 1 if last_day is None else (last_day - day).days + 1
+    print(
+        f"  memory: {days} day(s) from {day} in one run: peak RSS {peak:,.0f} MB "
+        f"({cpu:.1f} CPU-s, {wall:.1f}s; warm-up included in the peak)"
+    )
+    return peak
+
+
 def warm_up(folder: Path) -> None:
     """One small materialization first: the first one in a process also loads Dagster's execution
     machinery (measured 3 CPU-s), which a run's process pays once, before its step."""
-    from video_analytics.agora.generator import PORTAL_ONLY, write_day
+    from video_analytics.sandbox.agora.generator import PORTAL_ONLY, write_day
 
     write_day(str(folder), FIRST_DAY, 2_000, files=1, mix=PORTAL_ONLY)
     lake = tempfile.mkdtemp(prefix="agora-bench-lake-")
@@ -218,6 +270,13 @@ def main() -> None:
         action="store_true",
         help="the engine also aggregates the built-in custom x_* fields, as the asset does",
     )
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="peak RSS instead of throughput: each day's materialization in a fresh child process, "
+        "then the last --backfill days in one run (a single-run backfill)",
+    )
+    parser.add_argument("--backfill", type=int, default=0, help="with --memory: days in the one run")
     args = parser.parse_args()
 
     folder = Path(args.dir)
@@ -234,6 +293,13 @@ def main() -> None:
         f"{', gzip' if args.gzip else ''}) in {time.perf_counter() - started:.1f}s"
     )
     try:
+        if args.memory:
+            for day in days:
+                measure_memory(folder, day)
+            together = days[-(args.backfill or len(days)) :]
+            if len(together) > 1:
+                measure_memory(folder, together[0], together[-1])
+            return
         warm_up(folder / "warm-up")
         results = []
         for day in days:

@@ -1,96 +1,105 @@
-"""HTTP requests and wall time of a Brightcove backfill: our bulk method against the original's.
+"""Brightcove: CPU per row of a backfill through Dagster, at 1x and 4x the rows, and its requests.
 
-The original (`3_daily.py`) made two analytics calls per video (metrics, then device views) over the
-whole date range. We ask per account and date range. Both run against the simulator with the same
-latency. The original's wall time is measured on a sample of videos and extrapolated (its request
-count is exact: two per video), so the benchmark finishes in minutes, not hours.
+The cost of a Brightcove backfill should grow with the rows it loads, not with the requests it makes
+or the days it spans. This serves the simulator (`--videos` per account, `--accounts` accounts) from
+its own process, materializes `cms_videos` once, then `daily_video_metrics` and
+`recently_viewed_videos` for `--days` days and for 4x as many days (about 4x the rows), each in one
+single-run backfill into a temporary Parquet lake, and prints per asset: requests, rows written, CPU
+seconds of this process, CPU microseconds per row, and the ratio of CPU per row 4x / 1x (1.0 = linear).
 
-    .venv/bin/python benchmarks/brightcove_requests.py --videos 2000 --days 365 --latency 0.05
+    .venv/bin/python benchmarks/brightcove_requests.py --videos 2000 --accounts 5 --days 30
 """
 
 from __future__ import annotations
 
 import argparse
-import time
+import json
+import tempfile
 from datetime import date, timedelta
 
-from video_analytics.brightcove.client import DAILY_METRIC_FIELDS, BrightcoveClient
-from video_analytics.brightcove.simulator import BrightcoveSimulator, BrightcoveWorld
-from video_analytics.sandbox import SimulatorServer
+import dagster as dg
+from harness import load_average, measured, simulator_process
+
+from video_analytics.brightcove import assets as ba
+from video_analytics.brightcove.resources import BrightcoveResource
+from video_analytics.sandbox.brightcove.simulator import BrightcoveSimulator, BrightcoveWorld
+from video_analytics.storage.parquet import ParquetLakeIOManager
+
+MEASURED = ("daily_video_metrics", "recently_viewed_videos")
 
 
-def client_for(env: dict[str, str]) -> BrightcoveClient:
-    return BrightcoveClient(
-        env["BRIGHTCOVE_CLIENT_ID"],
-        env["BRIGHTCOVE_CLIENT_SECRET"],
-        oauth_url=env["BRIGHTCOVE_OAUTH_URL"],
-        cms_url=env["BRIGHTCOVE_CMS_URL"],
-        analytics_url=env["BRIGHTCOVE_ANALYTICS_URL"],
-    )
-
-
-def ours(env: dict[str, str], accounts: list[str], start: date, end: date) -> tuple[int, float, set]:
-    """Our backfill: bulk metrics and device views per account; returns requests, seconds, videos."""
-    started = time.monotonic()
-    videos: set[tuple[str, str]] = set()
-    with client_for(env) as client:
-        for account in accounts:
-            rows = client.daily_metrics(account, start, end)
-            client.daily_device_views(account, start, end)
-            videos.update((account, str(r["video"])) for r in rows)
-        return client.counters()["api_requests"], time.monotonic() - started, videos
-
-
-def original(env: dict[str, str], sample: list[tuple[str, str]], start: date, end: date) -> tuple[int, float]:
-    """The original's per-video calls for a sample of videos; returns requests and seconds."""
-    started = time.monotonic()
-    common = {"from": start.isoformat(), "to": end.isoformat()}
-    with client_for(env) as client:
-        for account, video in sample:
-            base = {"accounts": account, "where": f"video=={video}", **common}
-            fields = ",".join(("video", "date", *DAILY_METRIC_FIELDS))
-            metrics = {"dimensions": "video,date", "fields": fields}
-            client.analytics.get_json("data", {**base, **metrics, "limit": 5000})
-            device = {"dimensions": "video,date,device_type", "fields": "video,date,device_type,video_view"}
-            client.analytics.get_json("data", {**base, **device, "limit": 10000})
-        return client.analytics.counters.requests, time.monotonic() - started
+def backfill(resources: dict, asset, start: date, end: date) -> dict[str, float]:
+    """One single-run backfill of `asset` (cms_videos read from the lake): requests, rows, CPU-s."""
+    with measured() as clocks:
+        result = dg.materialize(
+            [ba.cms_videos, asset],
+            selection=[asset],
+            resources=resources,
+            tags={
+                "dagster/asset_partition_range_start": start.isoformat(),
+                "dagster/asset_partition_range_end": end.isoformat(),
+            },
+        )
+    assert result.success
+    events = result.get_asset_materialization_events()
+    metadata = events[0].materialization.metadata
+    rows = sum(int(e.materialization.metadata["dagster/row_count"].value) for e in events)
+    return {
+        "requests": int(metadata["api_requests"].value),
+        "rows": rows,
+        "cpu": clocks.cpu,
+        "wall": clocks.wall,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=2000, help="videos per account")
     parser.add_argument("--accounts", type=int, default=5)
-    parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--latency", type=float, default=0.05, help="seconds added to each response")
-    parser.add_argument("--sample", type=int, default=40, help="videos timed with the original's method")
+    parser.add_argument(
+        "--days", type=int, default=30, help="days of the 1x backfill (4x: four times as many)"
+    )
     args = parser.parse_args()
 
     today = date(2025, 1, 1)
     world = BrightcoveWorld(videos_per_account=args.videos, today=today)
-    accounts = list(world.catalogs)[: args.accounts]
+    world.accounts = dict(list(world.accounts.items())[: args.accounts])
     simulator = BrightcoveSimulator(world)
-    simulator.faults.update(latency=args.latency)
     simulator.knobs.rate_limit_enabled = False
     end = today - timedelta(days=1)
-    start = end - timedelta(days=args.days - 1)
-    with SimulatorServer(simulator.app) as server:
+    with simulator_process(simulator) as server, tempfile.TemporaryDirectory() as lake:
         env = simulator.env(server.base_url)
-        our_requests, our_seconds, viewed = ours(env, accounts, start, end)
-        sample = sorted(viewed)[:: max(1, len(viewed) // args.sample)][: args.sample]
-        sample_requests, sample_seconds = original(env, sample, start, end)
-
-    original_requests = 2 * len(viewed)  # two calls per video with views in the range
-    original_seconds = sample_seconds / len(sample) * len(viewed)
-    print(f"backfill: {len(accounts)} accounts x {args.videos} videos, {args.days} days")
-    print(f"simulator latency: {args.latency}s per response")
-    print(f"videos with views in the range: {len(viewed)}")
-    print(f"ours:     {our_requests:>8} requests  {our_seconds:>9.1f} s")
+        resource = BrightcoveResource(
+            client_id=env["BRIGHTCOVE_CLIENT_ID"],
+            client_secret=env["BRIGHTCOVE_CLIENT_SECRET"],
+            accounts=json.loads(env["BRIGHTCOVE_ACCOUNTS"]),
+            oauth_url=env["BRIGHTCOVE_OAUTH_URL"],
+            cms_url=env["BRIGHTCOVE_CMS_URL"],
+            analytics_url=env["BRIGHTCOVE_ANALYTICS_URL"],
+        )
+        resources = {"brightcove": resource, "io_manager": ParquetLakeIOManager(root=lake)}
+        assert dg.materialize([ba.cms_videos], resources=resources).success
+        # A warm-up day loads Dagster's execution code, so the 1x run does not pay for it.
+        backfill(resources, ba.daily_video_metrics, end, end)
+        figures = {}
+        for scale in (1, 4):
+            start = end - timedelta(days=args.days * scale - 1)
+            for asset in (ba.daily_video_metrics, ba.recently_viewed_videos):
+                figures[asset.key.to_user_string(), scale] = backfill(resources, asset, start, end)
     print(
-        f"original: {original_requests:>8} requests  {original_seconds:>9.1f} s"
-        f"  (time extrapolated from {len(sample)} videos, {sample_requests} requests)"
+        f"brightcove: {args.accounts} accounts x {args.videos} videos, {args.days} and {4 * args.days} days"
     )
-    print(f"requests ratio ours/original: {our_requests / original_requests:.3%}")
-    print(f"wall-time ratio ours/original: {our_seconds / original_seconds:.3%}")
+    print(f"load average: {load_average()}")
+    for name in MEASURED:
+        one, four = figures[name, 1], figures[name, 4]
+        for scale, entry in ((1, one), (4, four)):
+            per_row = entry["cpu"] / max(entry["rows"], 1) * 1e6
+            print(
+                f"  {name:<24} {scale}x: {entry['requests']:>4} requests {entry['rows']:>9} rows "
+                f"{entry['cpu']:>6.2f} CPU-s {per_row:>6.1f} CPU-us/row (wall {entry['wall']:.1f} s)"
+            )
+        ratio = (four["cpu"] / max(four["rows"], 1)) / (one["cpu"] / max(one["rows"], 1))
+        print(f"  {name:<24} CPU per row 4x / 1x: {ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -106,12 +106,16 @@ def evaluations_after_materialization(
     resolved = [(day, _check_key(assets_def, result), result) for day, result in results]
     for key in sorted({key for _, key, _ in resolved if key in selected}, key=str):
         yield dg.Output(None, output_name=assets_def.get_output_name_for_asset_check_key(key))
-    targets: dict[tuple[dg.AssetKey, str], AssetCheckEvaluationTargetMaterializationData | None] = {}
-    for day, key, result in resolved:
-        if key not in selected:
-            continue
-        if (key.asset_key, day) not in targets:
-            targets[key.asset_key, day] = _this_runs_materialization(context, key.asset_key, day)
+    wanted = [(day, key, result) for day, key, result in resolved if key in selected]
+    days_of_asset: dict[dg.AssetKey, set[str]] = {}
+    for day, key, _ in wanted:
+        days_of_asset.setdefault(key.asset_key, set()).add(day)
+    targets = {
+        (asset_key, day): target
+        for asset_key, days in days_of_asset.items()
+        for day, target in _this_runs_materializations(context, asset_key, sorted(days)).items()
+    }
+    for day, key, result in wanted:
         yield dg.AssetCheckEvaluation(
             asset_key=key.asset_key,
             check_name=key.name,
@@ -132,20 +136,44 @@ def _check_key(assets_def: dg.AssetsDefinition, result: dg.AssetCheckResult) -> 
     return dg.AssetCheckKey(asset_key, result.check_name)
 
 
-def _this_runs_materialization(
-    context: dg.AssetExecutionContext, asset_key: dg.AssetKey, day: str
-) -> AssetCheckEvaluationTargetMaterializationData | None:
-    """The materialization of `asset_key` for `day` recorded by this run, if there is one."""
+def _this_runs_materializations(
+    context: dg.AssetExecutionContext, asset_key: dg.AssetKey, days: list[str]
+) -> dict[str, AssetCheckEvaluationTargetMaterializationData | None]:
+    """Each day's newest materialization of `asset_key` if this run recorded it, else None.
+
+    One query serves every day in the usual case: this run wrote its days last, so the newest
+    `len(days)` records of those days are one per day. A day missing from them (another run wrote
+    some days since) is looked up on its own.
+    """
+    newest = _newest_materializations(context, asset_key, days, limit=len(days))
+    for day in days:
+        if day not in newest:
+            newest.update(_newest_materializations(context, asset_key, [day], limit=1))
+    found: dict[str, AssetCheckEvaluationTargetMaterializationData | None] = {}
+    for day in days:
+        record = newest.get(day)
+        if record is None or record.event_log_entry.run_id != context.run_id:
+            context.log.warning(
+                f"{asset_key.to_user_string()} {day}: no materialization in this run to check"
+            )
+            found[day] = None
+            continue
+        found[day] = AssetCheckEvaluationTargetMaterializationData(
+            storage_id=record.storage_id, run_id=record.event_log_entry.run_id, timestamp=record.timestamp
+        )
+    return found
+
+
+def _newest_materializations(
+    context: dg.AssetExecutionContext, asset_key: dg.AssetKey, days: list[str], limit: int
+) -> dict[str, dg.EventLogRecord]:
     records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[day]), limit=1
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=days), limit=limit
     ).records
-    if not records or records[0].event_log_entry.run_id != context.run_id:
-        context.log.warning(f"{asset_key.to_user_string()} {day}: no materialization in this run to check")
-        return None
-    record = records[0]
-    return AssetCheckEvaluationTargetMaterializationData(
-        storage_id=record.storage_id, run_id=record.event_log_entry.run_id, timestamp=record.timestamp
-    )
+    newest: dict[str, dg.EventLogRecord] = {}
+    for record in records:  # newest first
+        newest.setdefault(record.partition_key, record)
+    return newest
 
 
 def daily_check_spec(
@@ -176,11 +204,25 @@ def checks_per_day(
     yield from evaluations_after_materialization(context, checked)
 
 
-def rows_of_day(frame: pl.DataFrame, column: str, day: date) -> pl.DataFrame:
-    """The rows of `frame` whose partition column (a Date, a Datetime or an ISO string) falls on `day`."""
+def _day_of(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """The day of the partition column (a Date, a Datetime or an ISO string), as a Date."""
     dtype = frame.schema[column]
     if dtype == pl.Date or isinstance(dtype, pl.Datetime):
-        key = pl.col(column).cast(pl.Date)
-    else:
-        key = pl.col(column).cast(pl.String).str.slice(0, 10).str.to_date("%Y-%m-%d")
-    return frame.filter(key == day)
+        return pl.col(column).cast(pl.Date)
+    return pl.col(column).cast(pl.String).str.slice(0, 10).str.to_date("%Y-%m-%d")
+
+
+def rows_of_day(frame: pl.DataFrame, column: str, day: date) -> pl.DataFrame:
+    """The rows of `frame` whose partition column (a Date, a Datetime or an ISO string) falls on `day`."""
+    return frame.filter(_day_of(frame, column) == day)
+
+
+def rows_by_day(frame: pl.DataFrame, column: str) -> Callable[[date], pl.DataFrame]:
+    """`rows_of_day` for every day of a multi-day frame, split in one pass: filtering the whole frame
+    once per day would make a backfill's checks cost days x rows."""
+    days = frame.with_columns(_day_of(frame, column).alias("__day"))
+    groups = {
+        key[0]: rows for key, rows in days.partition_by("__day", as_dict=True, include_key=False).items()
+    }
+    empty = frame.clear()
+    return lambda day: groups.get(day, empty)

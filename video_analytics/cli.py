@@ -7,12 +7,11 @@ import os
 import subprocess
 import sys
 import warnings
-from datetime import UTC, datetime
 from pathlib import Path
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from video_analytics.demo import run_demo
+    from video_analytics.sandbox.demo import run_demo
 
     run_demo(days=args.days)
     return 0
@@ -24,8 +23,8 @@ QUIET_DAGSTER_DEV = "ignore:Function `dev_command` is superseded"
 
 def _ui(args: argparse.Namespace) -> int:
     """The Dagster UI against the sandbox, which lives as long as the UI does."""
-    from video_analytics.demo import prepare_dagster_home
     from video_analytics.sandbox import Sandbox
+    from video_analytics.sandbox.demo import prepare_dagster_home
     from video_analytics.settings import Settings
 
     home = prepare_dagster_home()
@@ -55,16 +54,10 @@ def dagster_dev_command(host: str, port: int, working_directory: str) -> list[st
 
 def sandbox_env() -> dict[str, str]:
     """Settings sources need in the sandbox besides the simulators' (e.g. where generated logs live)."""
-    from video_analytics.definitions import SOURCES
-    from video_analytics.sandbox_start import sandbox_start_env
+    from video_analytics.sandbox.registry import sandbox_env
     from video_analytics.settings import Settings
 
-    settings, env = Settings.from_env(), {}
-    for source in SOURCES:
-        if hasattr(source, "sandbox_env"):
-            env.update(source.sandbox_env(settings))
-    env.update(sandbox_start_env(settings.lake_root, datetime.now(UTC).date()))
-    return env
+    return sandbox_env(Settings.from_env())
 
 
 def _sql(args: argparse.Namespace) -> int:

@@ -18,9 +18,8 @@ from video_analytics.unified import definitions as unified
 from video_analytics.warehouse import definitions as warehouse
 from video_analytics.wistia import definitions as wistia
 
-#: Each source package has a `definitions.py` with `build(settings)` and `DEMO_STEPS`; the
-#: cross-platform tables come after the sources they read, the warehouse views (downstream of every
-#: table) last.
+#: Each source package has a `definitions.py` with `build(settings)`; the cross-platform tables
+#: come after the sources they read, the warehouse views (downstream of every table) last.
 SOURCES = (brightcove, dailymotion, wistia, tmdb, agora, unified, warehouse)
 
 

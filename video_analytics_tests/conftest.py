@@ -105,7 +105,7 @@ def demo_run(tmp_path_factory) -> tuple:
     session for every test that reads its results (they share `support.DEMO_GROUP`, so under
     `--dist loadgroup` one xdist worker builds it); the environment and the working
     folder are restored as soon as it is done. Yields (root, summary, printed output)."""
-    from video_analytics.demo import run_demo
+    from video_analytics.sandbox.demo import run_demo
 
     root = tmp_path_factory.mktemp("demo")
     saved_env, saved_cwd = dict(os.environ), os.getcwd()

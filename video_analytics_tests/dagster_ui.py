@@ -27,8 +27,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from video_analytics.demo import REPO_ROOT
-from video_analytics.sandbox_start import record_demo_start
+from video_analytics.sandbox.demo import REPO_ROOT
+from video_analytics.sandbox.start_date import record_demo_start
 from video_analytics_tests.support import free_port, graphql, wait_until
 
 UI_GROUP = "dagster_ui"

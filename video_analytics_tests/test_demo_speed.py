@@ -7,10 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from video_analytics.sandbox.tmdb.simulator import DEMO_REQUESTS_PER_SECOND, sandbox_simulator
 from video_analytics.settings import Settings, SettingsError
 from video_analytics.tmdb import definitions as tmdb_definitions
 from video_analytics.tmdb.client import DEFAULT_RATE
-from video_analytics.tmdb.simulator import DEMO_REQUESTS_PER_SECOND, sandbox_simulator
 
 
 def test_the_demo_tmdb_paces_the_client_ten_times_faster(monkeypatch):

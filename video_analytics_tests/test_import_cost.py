@@ -32,7 +32,7 @@ def test_agora_reader_engine_and_generator_import_no_dagster():
     agora = (
         "video_analytics.agora.engine",
         "video_analytics.agora.client",
-        "video_analytics.agora.generator",
+        "video_analytics.sandbox.agora.generator",
     )
     modules = imported_after("\n".join(f"import {module}" for module in agora))
     assert set(agora) <= modules

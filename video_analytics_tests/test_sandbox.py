@@ -15,8 +15,9 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from video_analytics.brightcove.simulator import BrightcoveKnobs
-from video_analytics.sandbox import SIMULATORS, Faults, Sandbox, SimulatorServer
+from video_analytics.sandbox import Faults, Sandbox, SimulatorServer
+from video_analytics.sandbox.brightcove.simulator import BrightcoveKnobs
+from video_analytics.sandbox.registry import SANDBOX_SOURCES
 
 TODAY = date(2025, 6, 15)
 ACCOUNT = "4413047246001"
@@ -66,7 +67,7 @@ def test_simulator_server_lifecycle():
 
 def test_env_points_clients_at_the_sandbox(sandbox):
     env = sandbox.env()
-    assert {name for name, _ in SIMULATORS} <= set(sandbox.simulators)
+    assert set(sandbox.simulators) == {s.name for s in SANDBOX_SOURCES if s.simulator is not None}
     assert all(sandbox.url(name).startswith("http://127.0.0.1:") for name in sandbox.simulators)
     base = sandbox.url("brightcove")
     assert env["BRIGHTCOVE_OAUTH_URL"].startswith(base) and env["BRIGHTCOVE_CMS_URL"].startswith(base)

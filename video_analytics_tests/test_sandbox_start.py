@@ -8,15 +8,15 @@ from datetime import date, timedelta
 import dagster as dg
 
 from video_analytics.definitions import build_definitions
-from video_analytics.demo import use_demo_start_date
-from video_analytics.sandbox_start import (
+from video_analytics.sandbox.demo import use_demo_start_date
+from video_analytics.sandbox.start_date import (
     record_demo_start,
     recorded_start,
     sandbox_start,
     sandbox_start_env,
 )
+from video_analytics.sandbox.tmdb.demo import HISTORY_DAYS
 from video_analytics.settings import Settings
-from video_analytics.tmdb import definitions as tmdb
 
 
 def first_days(defs: dg.Definitions) -> dict[str, str]:
@@ -67,7 +67,7 @@ def test_the_demo_records_its_first_day_and_the_ui_starts_there(tmp_path, monkey
     monkeypatch.delenv("VIDEO_ANALYTICS_START_DATE")  # then unset: the demo sets it
     use_demo_start_date(date(2026, 11, 25))
     # TMDB's demo loads snapshots before the demo's first day: that is where the data starts
-    assert Settings.from_env().start_date == str(date(2026, 11, 25) - timedelta(days=tmdb.DEMO_HISTORY_DAYS))
+    assert Settings.from_env().start_date == str(date(2026, 11, 25) - timedelta(days=HISTORY_DAYS))
 
 
 def test_a_production_deployment_keeps_its_configured_start(tmp_path, monkeypatch):

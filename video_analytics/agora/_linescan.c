@@ -296,9 +296,11 @@ static int fill_key_table(void) {
 
 /* 0 if no multiplier fits (it takes a few tries: 16 prefixes in 256 slots) */
 static void build_json_keys(void);
+static void init_field_name_chars(void);
 
 static int build_key_table(void) {
     build_json_keys();
+    init_field_name_chars();
     for (int k = 0; k < NKEYS; k++) {
         unsigned char name[8 * NAME_WORDS] = {0}, mask[8 * NAME_WORDS] = {0};
         KEY_LENGTHS[k] = strlen(KEY_NAMES[k]);
@@ -476,6 +478,97 @@ typedef struct {
     uint32_t found;                              /* descriptive fields seen non-empty */
 } Stream;
 
+/* ------------------------------------------------------------------ custom fields
+ *
+ * The values of configured keys (custom fields: `custom_fields.py`) on each event line, read while the
+ * line is in cache instead of in a second pass over the block. Their rules are their own, not the
+ * scanner's key table (any key may be configured): text lines, the pairs after the first "] ",
+ * tokenised left to right: `name=value`, the value quoted ("..." without quotes inside; one pair of
+ * quotes dropped) or bare up to the next space; the last occurrence of a key wins. Fluentd JSON lines
+ * ("{..."): flat `"name":"value"` pairs without escapes; any other JSON line gives nulls. Empty is null. */
+#define MAX_FIELDS 64
+
+typedef struct { const char *at; size_t len; } FieldText;
+
+static uint8_t FIELD_NAME_CHAR[256]; /* [A-Za-z0-9_-] */
+
+static void init_field_name_chars(void) {
+    for (int ch = 0; ch < 256; ch++)
+        FIELD_NAME_CHAR[ch] = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                              (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+}
+
+static const char *field_next_space(const char *p, const char *end) {
+    const char *space = memchr(p, ' ', (size_t)(end - p));
+    return space ? space : end;
+}
+
+static void field_match(const char *name, size_t len, FieldText value, FieldText *found,
+                        const FieldText *keys, int nkeys) {
+    for (int k = 0; k < nkeys; k++)
+        if (keys[k].len == len && memcmp(keys[k].at, name, len) == 0) found[k] = value;
+}
+
+static void field_text_line(const char *s, const char *end, FieldText *found, const FieldText *keys,
+                            int nkeys) {
+    const char *p = s;
+    for (;;) { /* the pairs start after the first "] " */
+        p = memchr(p, ']', (size_t)(end - p));
+        if (!p || p + 1 >= end) return;
+        if (p[1] == ' ') break;
+        p++;
+    }
+    p += 2;
+    while (p < end) {
+        while (p < end && *p == ' ') p++;
+        const char *name = p;
+        while (p < end && FIELD_NAME_CHAR[(uint8_t)*p]) p++;
+        if (p == name || p >= end || *p != '=') { /* not a pair: skip the word */
+            p = field_next_space(p, end);
+            continue;
+        }
+        size_t name_len = (size_t)(p - name);
+        p++;
+        FieldText value;
+        if (p < end && *p == '"') {
+            const char *close = memchr(p + 1, '"', (size_t)(end - p - 1));
+            if (!close) close = end;
+            value.at = p + 1;
+            value.len = (size_t)(close - p - 1);
+            p = close < end ? close + 1 : end;
+        } else {
+            value.at = p;
+            p = field_next_space(p, end);
+            value.len = (size_t)(p - value.at);
+        }
+        field_match(name, name_len, value, found, keys, nkeys);
+    }
+}
+
+static void field_json_line(const char *s, const char *end, FieldText *found, const FieldText *keys,
+                            int nkeys) {
+    FieldText local[MAX_FIELDS];
+    memset(local, 0, sizeof(FieldText) * (size_t)nkeys);
+    const char *p = s + 1;
+    while (p < end && *p != '}') {
+        if (*p != '"') return;
+        const char *name = ++p;
+        while (p < end && *p != '"' && *p != '\\') p++;
+        if (p + 2 >= end || *p != '"' || p[1] != ':' || p[2] != '"') return;
+        size_t name_len = (size_t)(p - name);
+        p += 3;
+        FieldText value = {p, 0};
+        while (p < end && *p != '"' && *p != '\\') p++;
+        if (p >= end || *p != '"') return;
+        value.len = (size_t)(p - value.at);
+        field_match(name, name_len, value, local, keys, nkeys);
+        p++;
+        if (p < end && *p == ',') p++;
+    }
+    if (p >= end) return; /* no closing brace: not the flat shape */
+    memcpy(found, local, sizeof(FieldText) * (size_t)nkeys);
+}
+
 /* ------------------------------------------------------------------ the scan */
 
 typedef struct {
@@ -496,6 +589,10 @@ typedef struct {
     size_t lines;
     Dict streams, types; /* the block's stream keys and event types */
     Buf stream_info;     /* Stream[], by stream number */
+    /* custom fields: each event's value of each configured key */
+    int nfields;
+    FieldText field_keys[MAX_FIELDS];
+    StrCol ev_field[MAX_FIELDS];
     int no_memory;
 } Scan;
 
@@ -506,6 +603,7 @@ static void scan_free(Scan *r) {
     for (int d = 0; d < NDESC; d++) free_str(&r->at_desc[d]);
     free_buf(&r->at_first_stream); free_fix(&r->keyless_line); free_fix(&r->slow_line); free_buf(&r->slow_text);
     dict_free(&r->streams); dict_free(&r->types); free_buf(&r->stream_info);
+    for (int f = 0; f < r->nfields; f++) free_str(&r->ev_field[f]);
 }
 
 static int is_true(const unsigned char *block, Span sp) {
@@ -610,6 +708,19 @@ static int read_json(const unsigned char *block, size_t start, const Masks *m, S
     return 1;
 }
 
+/* the configured keys' values of one event line (n bytes from s), one row of each field column */
+static void field_values(Scan *r, const unsigned char *s, size_t n) {
+    FieldText found[MAX_FIELDS];
+    memset(found, 0, sizeof(FieldText) * (size_t)r->nfields);
+    const char *line = (const char *)s;
+    if (n && *line == '{')
+        field_json_line(line, line + n, found, r->field_keys, r->nfields);
+    else
+        field_text_line(line, line + n, found, r->field_keys, r->nfields);
+    for (int f = 0; f < r->nfields; f++)
+        str_push(&r->ev_field[f], found[f].at, found[f].len, found[f].at && found[f].len);
+}
+
 enum { LINE_SLOW = 0, LINE_EVENT = 1, LINE_KEYLESS = 2 };
 
 /* one line: LINE_EVENT if it became an event, LINE_KEYLESS if it has the usual shape but lacks an id
@@ -679,6 +790,7 @@ static int scan_line(Scan *r, const unsigned char *block, size_t size, size_t st
     fix_push(&r->ev_type, &type, 4, et.present);
     bit_set(&r->ev_after_seek, e, is_true(block, sp[K_AFTER_SEEK]));
     bit_set(&r->ev_auto, e, is_true(block, sp[K_AUTO]));
+    if (r->nfields) field_values(r, block + start, m->n);
 
     const unsigned char *tp = block + tpm.off;
     if (created) {
@@ -840,18 +952,54 @@ static int scan_failed(Scan *r) {
                  dict_failed(&r->streams) || dict_failed(&r->types) || r->stream_info.failed ||
                  str_failed(&r->at_key) || str_failed(&r->at_tracking);
     for (int d = 0; d < NDESC; d++) failed |= str_failed(&r->at_desc[d]);
+    for (int f = 0; f < r->nfields; f++) failed |= str_failed(&r->ev_field[f]);
     return failed;
 }
 
-static PyObject *scan(PyObject *Py_UNUSED(self), PyObject *arg) {
+/* the custom field keys (a tuple of str) into r; 0 with an exception set if they are not */
+static int set_field_keys(Scan *r, PyObject *names) {
+    if (!names) return 1;
+    Py_ssize_t n = PyTuple_GET_SIZE(names);
+    if (n > MAX_FIELDS) {
+        PyErr_Format(PyExc_ValueError, "at most %d custom field keys, got %zd", MAX_FIELDS, n);
+        return 0;
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Py_ssize_t len;
+        const char *at = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(names, k), &len);
+        if (!at) return 0;
+        r->field_keys[k].at = at; /* owned by the tuple, which outlives the scan */
+        r->field_keys[k].len = (size_t)len;
+    }
+    r->nfields = (int)n;
+    return 1;
+}
+
+static PyObject *field_columns(Scan *r) {
+    PyObject *list = PyList_New(r->nfields);
+    for (int f = 0; list && f < r->nfields; f++) {
+        PyObject *column = str_tuple(&r->ev_field[f]);
+        if (!column) { Py_CLEAR(list); break; }
+        PyList_SET_ITEM(list, f, column);
+    }
+    return list;
+}
+
+static PyObject *scan(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *block_arg, *names = NULL;
+    if (!PyArg_ParseTuple(args, "O|O!", &block_arg, &PyTuple_Type, &names)) return NULL;
     Py_buffer view;
-    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
+    if (PyObject_GetBuffer(block_arg, &view, PyBUF_SIMPLE) < 0) return NULL;
     if ((size_t)view.len >= UINT32_MAX / 2) {
         PyBuffer_Release(&view);
         return PyErr_Format(PyExc_ValueError, "block of %zd bytes: blocks must stay under 2 GB", view.len);
     }
     Scan r;
     memset(&r, 0, sizeof r);
+    if (!set_field_keys(&r, names)) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
     const unsigned char *block = view.buf;
     Py_BEGIN_ALLOW_THREADS
     scan_block(&r, block, (size_t)view.len);
@@ -885,6 +1033,11 @@ static PyObject *scan(PyObject *Py_UNUSED(self), PyObject *arg) {
         "described", desc,
         "slow_lines", fix_tuple(&r.slow_line), "slow_text", bytes_of(&r.slow_text),
         "keyless_lines", fix_tuple(&r.keyless_line));
+    if (result) {
+        PyObject *fields = field_columns(&r);
+        if (!fields || PyDict_SetItemString(result, "field_columns", fields) < 0) Py_CLEAR(result);
+        Py_XDECREF(fields);
+    }
 done:
     free_str(&media); free_str(&least); free_str(&most);
     scan_free(&r);
@@ -908,8 +1061,9 @@ static PyObject *limit_memory(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(arg
 static PyMethodDef METHODS[] = {
     {"limit_memory", limit_memory, METH_NOARGS,
      "limit_memory(): trade some speed for a lower peak of memory (glibc), for the rest of the process."},
-    {"scan", scan, METH_O,
-     "scan(block) -> dict of Arrow buffers: events of the usual lines, attribute rows, slow lines."},
+    {"scan", scan, METH_VARARGS,
+     "scan(block, field_keys=()) -> dict of Arrow buffers: events of the usual lines (and each event's "
+     "value of every custom field key), attribute rows, slow lines."},
     {NULL, NULL, 0, NULL},
 };
 

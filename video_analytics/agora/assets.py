@@ -4,7 +4,9 @@ The asset bodies only wire the log reader to the engine and transforms; data rul
 `transforms.py`.
 """
 
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 
 import dagster as dg
@@ -12,11 +14,13 @@ import polars as pl
 from pydantic import Field
 
 from video_analytics.agora import custom_fields, engine, geoip, transforms
+from video_analytics.agora.client import LogReader
 from video_analytics.agora.resources import AgoraLogsResource
 from video_analytics.checks import daily_check_spec, day_results, evaluations_after_materialization
 from video_analytics.hints import launchpad_hint
 from video_analytics.partitions import daily_partitions, partition_days, previous_day
 from video_analytics.policies import when_upstream_lands
+from video_analytics.storage.parquet import EncodedPartitions
 
 GROUP = "agora"
 KINDS = {"polars", "parquet"}
@@ -71,43 +75,29 @@ def agora_session_stats(
     missing = [day for day in days if not reader.day_files(day)]
     if missing and not config.allow_missing_days:
         raise dg.Failure(missing_days_message(reader.root, missing))
-    results = {}
+    # each day is encoded as it completes: a multi-day run holds one day's rows at a time
+    sessions, rejects = EncodedPartitions(), EncodedPartitions()
+    summaries: list[DaySummary] = []
     for day in days:
-        if day in missing:
-            context.log.warning(f"agora {day}: no log files; writing an empty partition (allow_missing_days)")
-            continue
-        try:
-            result = engine.analyse_day(
-                reader,
-                day,
-                bucket_lines=agora_logs.bucket_lines,
-                log=context.log.info,
-                fields=fields,
-                warn=context.log.warning,
-                scan_threads=agora_logs.threads(),
+        result = None if day in missing else _analyse(context, config, agora_logs, reader, day, fields)
+        if result is None:
+            result = engine.DayResult(
+                custom_fields.attach(engine.empty_sessions(), [], fields), _no_rejects()
             )
-        except FileNotFoundError as exc:  # every file of the day is empty: a failed upload
-            if not config.allow_missing_days:
-                raise dg.Failure(unusable_day_message(day, exc)) from exc
-            context.log.warning(f"{exc}: writing an empty partition (allow_missing_days)")
-            continue
-        context.log.info(f"agora {day}: {result.counters()}")
-        results[day] = result
-    empty = custom_fields.attach(engine.empty_sessions(), [], fields)
-    sessions = add_geography(context, agora_logs, _stack([r.sessions for r in results.values()], empty))
-    rejects = _stack([r.rejects for r in results.values()], pl.DataFrame(schema=transforms.REJECT_SCHEMA))
-    counters = _sum_counters(list(results.values()))
-    watch_hours = float(sessions["watch_time"].sum() / 3600) if sessions.height else 0.0
-    located = sessions.height - sessions["geo_country_code"].null_count()
+        day_sessions = add_geography(context, agora_logs, result.sessions)
+        summaries.append(DaySummary.of(day, day_sessions, result))
+        sessions.add(day.isoformat(), day_sessions)
+        rejects.add(day.isoformat(), result.rejects)
+        del result, day_sessions
     yield dg.Output(
         sessions,
         output_name="agora_session_stats",
         metadata={
-            **counters,
+            **_sum_counters(summaries),
             **reader.counters.as_metadata(),
-            "watch_hours": round(watch_hours, 2),
-            "geo_located_streams": located,
-            "invalid_utf8_lines": sum(r.utf8_replaced.height for r in results.values()),
+            "watch_hours": round(sum(s.watch_hours for s in summaries), 2),
+            "geo_located_streams": sum(s.located for s in summaries),
+            "invalid_utf8_lines": sum(s.invalid_utf8_lines for s in summaries),
         },
     )
     yield dg.Output(
@@ -115,10 +105,64 @@ def agora_session_stats(
         output_name="agora_rejects",
         metadata={
             "rejected_lines": rejects.height,
-            "by_reason": dg.MetadataValue.json(dict(sorted(_reasons(list(results.values())).items()))),
+            "by_reason": dg.MetadataValue.json(dict(sorted(_reasons(summaries).items()))),
         },
     )
-    yield from evaluations_after_materialization(context, _session_checks_per_day(days, results))
+    yield from evaluations_after_materialization(
+        context, [checked for summary in summaries for checked in summary.checks]
+    )
+
+
+def _analyse(
+    context: dg.AssetExecutionContext,
+    config: AgoraConfig,
+    agora_logs: AgoraLogsResource,
+    reader: LogReader,
+    day: date,
+    fields: tuple[custom_fields.CustomField, ...],
+) -> engine.DayResult | None:
+    """One day through the engine; None for a day whose files are all empty when that is allowed."""
+    try:
+        result = engine.analyse_day(
+            reader,
+            day,
+            bucket_lines=agora_logs.bucket_lines,
+            log=context.log.info,
+            fields=fields,
+            warn=context.log.warning,
+            scan_threads=agora_logs.threads(),
+        )
+    except FileNotFoundError as exc:  # every file of the day is empty: a failed upload
+        if not config.allow_missing_days:
+            raise dg.Failure(unusable_day_message(day, exc)) from exc
+        context.log.warning(f"{exc}: writing an empty partition (allow_missing_days)")
+        return None
+    context.log.info(f"agora {day}: {result.counters()}")
+    return result
+
+
+@dataclass
+class DaySummary:
+    """What the run's metadata and checks keep of a day once its rows are encoded."""
+
+    counters: dict[str, int]
+    reasons: Counter
+    watch_hours: float
+    located: int
+    invalid_utf8_lines: int
+    checks: list[tuple[str, dg.AssetCheckResult]]
+
+    @classmethod
+    def of(cls, day: date, sessions: pl.DataFrame, result: engine.DayResult) -> "DaySummary":
+        counters = result.counters()
+        return cls(
+            counters,
+            result.reasons,
+            float(sessions["watch_time"].sum() / 3600) if sessions.height else 0.0,
+            sessions.height - sessions["geo_country_code"].null_count(),
+            result.utf8_replaced.height,
+            day_results(day.isoformat(), session_checks(sessions, counters)),
+        )
 
 
 def missing_days_message(root: str, missing: list[date]) -> str:
@@ -138,16 +182,6 @@ def unusable_day_message(day: date, exc: Exception) -> str:
         "re-materialize it, or, to write it as an empty day, "
         + launchpad_hint("agora_session_stats", "allow_missing_days", "true")
     )
-
-
-def _session_checks_per_day(
-    days: list[date], results: dict[date, engine.DayResult]
-) -> list[tuple[str, dg.AssetCheckResult]]:
-    checked = []
-    for day in days:
-        result = results.get(day, engine.DayResult(engine.empty_sessions(), pl.DataFrame()))
-        checked += day_results(day.isoformat(), session_checks(result.sessions, result.counters()))
-    return checked
 
 
 def add_geography(
@@ -170,21 +204,20 @@ def add_geography(
         lookup.close()
 
 
-def _stack(frames: list[pl.DataFrame], empty: pl.DataFrame) -> pl.DataFrame:
-    return pl.concat(frames, how="vertical") if frames else empty
+def _no_rejects() -> pl.DataFrame:
+    return pl.DataFrame(schema=transforms.REJECT_SCHEMA)
 
 
-def _reasons(results: list[engine.DayResult]) -> dict[str, int]:
-    total: dict[str, int] = {}
-    for result in results:
-        for reason, count in result.reasons.items():
-            total[reason] = total.get(reason, 0) + count
-    return total
+def _reasons(summaries: list[DaySummary]) -> dict[str, int]:
+    total: Counter = Counter()
+    for summary in summaries:
+        total.update(summary.reasons)
+    return dict(total)
 
 
-def _sum_counters(results: list[engine.DayResult]) -> dict[str, int]:
+def _sum_counters(summaries: list[DaySummary]) -> dict[str, int]:
     names = engine.DayResult(pl.DataFrame(), pl.DataFrame()).counters()
-    return {name: sum(r.counters()[name] for r in results) for name in names}
+    return {name: sum(s.counters[name] for s in summaries) for name in names}
 
 
 def session_checks(sessions: pl.DataFrame, counters: dict[str, int]) -> Iterator[dg.AssetCheckResult]:

@@ -58,6 +58,9 @@ class LogReader:
     counters: ReadCounters = field(default_factory=ReadCounters)
     #: files the last `day_files` skipped as byte-for-byte copies of another file of the day -> that file
     duplicates: dict[str, str] = field(default_factory=dict)
+    #: `day_files` answers by day: a run lists a day twice (missing days, then reading), and finding
+    #: copies hashes every file whose size another file shares (size-rotated logs: the whole day)
+    _listed: dict[date, tuple[list[str], dict[str, str]]] = field(default_factory=dict, repr=False)
 
     def _fs(self) -> tuple[fsspec.AbstractFileSystem, str]:
         options = resolve_storage_options(self.root, self.storage_options)
@@ -66,7 +69,14 @@ class LogReader:
     def day_files(self, day: date) -> list[str]:
         """Every file of `<root>/YYYY-MM-DD/` (recursively: per-host folders are read), sorted, hidden
         files skipped, and byte-for-byte copies of another file of the day skipped (a backup folder
-        holding a copy of a log would count its events twice); those are left in `duplicates`."""
+        holding a copy of a log would count its events twice); those are left in `duplicates`. Listed
+        once per reader and day."""
+        if day not in self._listed:
+            self._listed[day] = self._list_day(day)
+        files, self.duplicates = self._listed[day]
+        return list(files)
+
+    def _list_day(self, day: date) -> tuple[list[str], dict[str, str]]:
         fs, base = self._fs()
         folder = f"{base.rstrip('/')}/{day.isoformat()}"
         try:
@@ -77,22 +87,27 @@ class LogReader:
         # the shallowest path of a set of copies is kept (the day folder's own file, not the backup)
         files = sorted(visible, key=lambda p: (p.count("/"), p))
         copies = self._copies(fs, files, {p: int(visible[p].get("size") or 0) for p in files})
-        self.duplicates = {self._url(fs, c): self._url(fs, o) for c, o in copies.items()}
-        return [self._url(fs, p) for p in sorted(p for p in files if p not in copies)]
+        duplicates = {self._url(fs, c): self._url(fs, o) for c, o in copies.items()}
+        return [self._url(fs, p) for p in sorted(p for p in files if p not in copies)], duplicates
 
     def _copies(
         self, fs: fsspec.AbstractFileSystem, files: list[str], sizes: dict[str, int]
     ) -> dict[str, str]:
         """Files with the same bytes as an earlier file -> that file. Only files of the same non-zero size
-        are read (hashed), so a day without copies costs a listing."""
-        by_size: dict[int, list[str]] = defaultdict(list)
+        and the same first bytes are read whole (hashed), so a day without copies costs a listing and,
+        for same-sized files (size-rotated logs), one small read each."""
+        by_start: dict[tuple[int, bytes], list[str]] = defaultdict(list)
+        same_size: dict[int, list[str]] = defaultdict(list)
         for path in files:
             if sizes[path]:
-                by_size[sizes[path]].append(path)
+                same_size[sizes[path]].append(path)
+        for size, paths in same_size.items():
+            for path in paths if len(paths) > 1 else ():
+                by_start[(size, _head(fs, path))].append(path)
         copies: dict[str, str] = {}
-        for same_size in (paths for paths in by_size.values() if len(paths) > 1):
+        for alike in (paths for paths in by_start.values() if len(paths) > 1):
             seen: dict[str, str] = {}
-            for path in same_size:
+            for path in alike:
                 digest = _digest(fs, path)
                 if digest in seen:
                     copies[path] = seen[digest]
@@ -159,6 +174,11 @@ class LogReader:
             first_line += frame.height
             self.counters.lines += frame.height
             yield frame.with_columns(pl.lit(url).alias("file"))
+
+
+def _head(fs: fsspec.AbstractFileSystem, path: str, size: int = 64 * 1024) -> bytes:
+    with fs.open(path, "rb") as handle:
+        return handle.read(size)
 
 
 def _digest(fs: fsspec.AbstractFileSystem, path: str) -> str:

@@ -8,11 +8,10 @@ the bandwidth the player measured, the encoding. `x_flash_player` (Flash is gone
 through `AGORA_CUSTOM_FIELDS`, a JSON list such as
 `[{"key": "x_flash_player", "column": "flash_player", "aggregate": "first"}]`.
 
-Cost: the native line scanner reads a fixed set of keys, so these fields are read by a second native
-pass (`_fieldscan.c`: every key in one tokenising pass per line) whose rows join the scanner's events by
-line; the lines the scanner hands back are read by polars with the rest of their parse. Each block is
-reduced to one partial row per stream at once, so what is kept across a day is about one row per
-stream, like the day's output.
+Cost: the native line scanner reads the fields' keys on the lines it turns into events, in the same
+pass (the day is read once; a second pass over every line cost +60% of a day's CPU); the lines it hands
+back are read by polars with the rest of their parse. Each block is reduced to one partial row per
+stream at once, so what is kept across a day is about one row per stream, like the day's output.
 
 Like the original's descriptive fields, values count from every keyed line of a stream (also the
 events whose bad buffering length keeps them out of the walk); lines without a stream key or with an
@@ -27,15 +26,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
-import pyarrow as pa
 
 from video_analytics.agora import transforms
-from video_analytics.agora.client import lines_frame
-
-try:
-    from video_analytics.agora import _fieldscan
-except ImportError:  # pragma: no cover - built by `pip install` wherever a C compiler exists
-    _fieldscan = None
 
 SETTING = "AGORA_CUSTOM_FIELDS"
 #: first/last: in delivery order (file, line); min/max/mean/sum: of the values read as numbers (a value
@@ -212,30 +204,21 @@ def keyed_partials(keyed: pl.DataFrame, fields: Sequence[CustomField]) -> pl.Dat
     return _partials(carrying.select("key", "seq", *_polars_values(keys)), fields)
 
 
-def line_values(chunk: bytes | memoryview, keys: list[str]) -> pl.DataFrame:
-    """One row per line of a block: the value of each key (`_v_<key>`), null where absent. Native when
-    `_fieldscan` is built (one pass over the bytes), else polars."""
-    if _fieldscan is None:
-        return lines_frame(bytes(chunk)).select(_polars_values(keys))
-    rows, columns = _fieldscan.values(chunk, tuple(keys))
-    arrays = {
-        f"_v_{key}": pa.Array.from_buffers(pa.string(), rows, [pa.py_buffer(b) for b in buffers])
-        for key, buffers in zip(keys, columns, strict=True)
-    }
-    return pl.from_arrow(pa.table(arrays)) if rows else pl.DataFrame(schema={n: pl.String for n in arrays})
+def field_keys(fields: Sequence[CustomField]) -> tuple[str, ...]:
+    """The log keys the native scanner reads for `fields` (each once, whatever its aggregates)."""
+    return tuple(_keys(fields))
 
 
 def scanned_partials(
-    chunk: bytes | memoryview, events: pl.DataFrame, keys: pl.Series, fields: Sequence[CustomField]
+    events: pl.DataFrame, keys: pl.Series, values: pl.DataFrame | None, fields: Sequence[CustomField]
 ) -> pl.DataFrame | None:
     """Partials of the lines the native scanner turned into events (`stream`: a row of `keys`, `seq`:
-    the line within the block); `seq` stays block-relative (`shift` places it in the day)."""
-    if not fields or events.height == 0:
+    the line within the block), from the values it read on them (`values`: `_v_<key>` per event, see
+    `linescan.scan`); `seq` stays block-relative (`shift` places it in the day)."""
+    if not fields or events.height == 0 or values is None:
         return None
-    values = line_values(chunk, _keys(fields))
     rows = pl.concat(
-        [events.select(keys.gather(events["stream"]).alias("key"), "seq"), values[events["seq"]]],
-        how="horizontal",
+        [events.select(keys.gather(events["stream"]).alias("key"), "seq"), values], how="horizontal"
     )
     return _partials(rows, fields)
 

@@ -14,6 +14,7 @@ Two phases:
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import shutil
@@ -159,7 +160,14 @@ def compact(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def empty_sessions() -> pl.DataFrame:
-    return transforms.empty_sessions().select(pl.lit(None, pl.Date).alias("date"), pl.all())
+    return pl.DataFrame(schema=_sessions_schema())
+
+
+@functools.cache
+def _sessions_schema() -> pl.Schema:
+    """Derived once per process: `transforms.empty_sessions` runs the whole aggregation on a probe line
+    (0.04 CPU-s), and a run asks for the schema several times."""
+    return transforms.empty_sessions().select(pl.lit(None, pl.Date).alias("date"), pl.all()).schema
 
 
 def estimated_lines(reader: LogReader, files: list[str]) -> int:
@@ -270,10 +278,12 @@ def _scanned_day(
         batch.clear()
         return parsed
 
+    keys = custom_fields.field_keys(fields)
+
     def scan(item: tuple[str, bytes]) -> tuple[str, linescan.ScannedBlock, pl.DataFrame | None]:
-        # custom fields: a second native pass over the block (the scanner reads a fixed set of keys)
-        scanned = linescan.scan(item[1])
-        custom = custom_fields.scanned_partials(item[1], scanned.events, scanned.keys, fields)
+        # the custom fields' values are read in the same pass, on the lines that became events
+        scanned = linescan.scan(item[1], keys)
+        custom = custom_fields.scanned_partials(scanned.events, scanned.keys, scanned.field_values, fields)
         return item[0], scanned, custom
 
     chunks = ((url, chunk) for url in files for chunk in reader.chunks(url))

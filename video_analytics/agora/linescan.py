@@ -71,13 +71,17 @@ class ScannedBlock:
     attributes: pl.DataFrame  # attribute rows (`transforms.ATTRIBUTE_ROW_COLUMNS`)
     slow: SlowLines  # the lines left to the polars parser
     keyless: pl.Series  # numbers (`seq`) of the lines read but lacking x_tracking_id or x_tpmid
+    #: per event, the value of each custom field key asked for (`_v_<key>`), None when none was
+    field_values: pl.DataFrame | None = None
 
     def placed(self, url: str, first_line: int, seq: int) -> ScannedBlock:
         """Sequence numbers from `seq`, handed-back lines of file `url` numbered from `first_line`."""
         shift = pl.col("seq") + seq
         slow = SlowLines(url, first_line - seq, self.slow.seq + seq, self.slow.text)
         events, attributes = self.events.with_columns(shift), self.attributes.with_columns(shift)
-        return ScannedBlock(self.lines, events, self.keys, attributes, slow, self.keyless + seq)
+        return ScannedBlock(
+            self.lines, events, self.keys, attributes, slow, self.keyless + seq, self.field_values
+        )
 
     def keyless_rejects(self, url: str, first_line: int, seq: int, day: date) -> pl.DataFrame:
         """`transforms.rejects_frame` rows of the keyless lines of a `placed` block: file, line number,
@@ -187,9 +191,29 @@ def _keyless(raw: dict) -> pl.Series:
     return pl.Series("seq", seq).cast(pl.Int64)
 
 
-def scan(chunk: bytes | memoryview) -> ScannedBlock:
-    """One block of whole lines (as `client.LogReader.chunks` yields them). Thread-safe, and mostly
-    outside the GIL: blocks are scanned in parallel threads."""
-    raw = _linescan.scan(chunk)
+def _field_values(raw: dict, field_keys: tuple[str, ...]) -> pl.DataFrame | None:
+    if not field_keys:
+        return None
+    rows = raw["events"]
+    columns = {
+        f"_v_{key}": _strings(buffers, rows)
+        for key, buffers in zip(field_keys, raw["field_columns"], strict=True)
+    }
+    return pl.from_arrow(_arrow().table(columns))
+
+
+def scan(chunk: bytes | memoryview, field_keys: tuple[str, ...] = ()) -> ScannedBlock:
+    """One block of whole lines (as `client.LogReader.chunks` yields them), with each event's value of
+    the custom field keys `field_keys` read in the same pass. Thread-safe, and mostly outside the GIL:
+    blocks are scanned in parallel threads."""
+    raw = _linescan.scan(chunk, tuple(field_keys))
     keys = pl.Series("key", _distinct(raw["keys"]))
-    return ScannedBlock(raw["lines"], _events(raw), keys, _attributes(raw), _slow(raw), _keyless(raw))
+    return ScannedBlock(
+        raw["lines"],
+        _events(raw),
+        keys,
+        _attributes(raw),
+        _slow(raw),
+        _keyless(raw),
+        _field_values(raw, tuple(field_keys)),
+    )

@@ -18,7 +18,7 @@ from video_analytics.checks import (
     checks_per_day,
     per_day,
     references_check,
-    rows_of_day,
+    rows_by_day,
     unique_check,
     within_check,
 )
@@ -213,7 +213,8 @@ def daily_video_metrics(
             "videos": frame["video_id"].n_unique() if frame.height else 0,
         },
     )
-    yield from checks_per_day(context, lambda day: daily_checks(rows_of_day(frame, "date", day), cms_videos))
+    day_rows = rows_by_day(frame, "date")
+    yield from checks_per_day(context, lambda day: daily_checks(day_rows(day), cms_videos))
 
 
 def daily_checks(frame: pl.DataFrame, cms: pl.DataFrame) -> Iterator[dg.AssetCheckResult]:

@@ -1,4 +1,4 @@
-"""Brightcove's contribution to the platform: assets, schedule, resource, demo steps."""
+"""Brightcove's contribution to the platform: assets, schedule, resource."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import dagster as dg
 
 from video_analytics.brightcove import assets
 from video_analytics.brightcove.resources import BrightcoveResource
-from video_analytics.demo_steps import DemoStep
 from video_analytics.settings import Settings
 from video_analytics.storage.targets import storage_kind, with_storage_kind
 
@@ -17,11 +16,6 @@ URL_SETTINGS = {
     "cms_url": "BRIGHTCOVE_CMS_URL",
     "analytics_url": "BRIGHTCOVE_ANALYTICS_URL",
 }
-
-DEMO_STEPS = (
-    DemoStep("Brightcove CMS catalogue", ("cms_videos",), partitioned=False),
-    DemoStep("Brightcove daily analytics", ("recently_viewed_videos", "daily_video_metrics"), True),
-)
 
 
 def resource(settings: Settings) -> BrightcoveResource:

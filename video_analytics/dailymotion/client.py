@@ -44,6 +44,7 @@ DEFAULT_DIMENSIONS = (
 EARNINGS_METRICS = ("ESTIMATED_EARNINGS_EUR",)
 EARNINGS_DIMENSIONS = ("DAY", "VIDEO_ID", "VISITOR_PAGE_URL", "VISITOR_DEVICE_TYPE")
 STATUSES = ("IN_PROGRESS", "FINISHED", "FAILED", "EXPIRED")
+LIST_IDS = 100  # ids per `GET /videos?ids=` request (the Data API's page limit)
 METADATA_FIELDS = {
     "video": ("id", "title", "description", "duration", "created_time", "tags", "url"),
     "playlist": ("id", "name"),
@@ -284,9 +285,18 @@ class DailyMotionClient:
         return self.downloads.get_text(link)
 
     def metadata(self, kind: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """REST metadata by id with bounded concurrency; ids the API does not know are left out."""
+        """REST metadata by id with bounded concurrency; ids the API does not know are left out.
+
+        Videos come 100 a request from the list endpoint (`GET /videos?ids=...`, the Data API's `ids`
+        filter); playlists and players, a handful per report, one request each."""
         fields = ",".join(METADATA_FIELDS[kind])
         unique = sorted({i for i in ids if i})
+        if kind == "video":
+            batches = [unique[i : i + LIST_IDS] for i in range(0, len(unique), LIST_IDS)]
+            with ThreadPoolExecutor(max_workers=max(1, self.metadata_concurrency)) as pool:
+                pages = list(pool.map(lambda batch: self._video_list(batch, fields), batches))
+            wanted = set(unique)
+            return {item["id"]: item for page in pages for item in page if item.get("id") in wanted}
 
         def one(item_id: str) -> tuple[str, dict[str, Any] | None]:
             try:
@@ -300,6 +310,16 @@ class DailyMotionClient:
         with ThreadPoolExecutor(max_workers=max(1, self.metadata_concurrency)) as pool:
             found = dict(pool.map(one, unique))
         return {k: v for k, v in found.items() if v is not None}
+
+    def _video_list(self, ids: list[str], fields: str) -> list[dict[str, Any]]:
+        params = {"ids": ",".join(ids), "fields": fields, "limit": LIST_IDS}
+        body = self.rest.get_json("videos", params=params, expect=dict)
+        items = body.get("list")
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise ResponseFormatError(
+                "dailymotion-rest", "GET", "videos", status=200, detail="expected an object with a 'list'"
+            )
+        return items
 
 
 def _errors_by_alias(errors: list[dict]) -> dict[str, str]:

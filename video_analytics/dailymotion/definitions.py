@@ -1,17 +1,13 @@
-"""DailyMotion's contribution to the platform: assets, sensor, resource, storage choice, demo step."""
+"""DailyMotion's contribution to the platform: assets, sensors, resource, storage choice."""
 
 from __future__ import annotations
 
 import os
-import time
-from datetime import date, timedelta
 
 import dagster as dg
 
 from video_analytics.dailymotion import assets, earnings
 from video_analytics.dailymotion.resources import DailyMotionResource
-from video_analytics.demo_steps import DemoStep
-from video_analytics.partitions import partition_range_tags
 from video_analytics.settings import Settings
 from video_analytics.storage.targets import io_manager_for, storage_kind, with_storage_kind
 
@@ -21,8 +17,6 @@ URL_SETTINGS = {
     "graphql_url": "DM_GRAPH_URL",
     "rest_url": "DM_REST_URL",
 }
-DEMO_POLL_SECONDS = 0.5
-DEMO_TIMEOUT_SECONDS = 300.0
 
 
 def resource(settings: Settings, **overrides) -> DailyMotionResource:
@@ -50,82 +44,3 @@ def build(settings: Settings) -> dg.Definitions:
         sensors=[*assets.sensors, *earnings.sensors],
         resources={"dailymotion": resource(settings), assets.IO_MANAGER_KEY: io_manager(settings)},
     )
-
-
-def run_demo_step(
-    defs: dg.Definitions, instance: dg.DagsterInstance, partition_range: tuple[str, str]
-) -> dict:
-    """The demo with the sensor in charge: request the range, then tick the sensor and run what it asks.
-
-    Works like the daemon would, in-process: the request run records the range, each tick is evaluated
-    with the stored cursor, and each RunRequest is executed with its own tags and run config. Both
-    report flows (audience and earnings) are served.
-    """
-    job = defs.resolve_implicit_global_asset_job_def()
-    start, end = partition_range
-    tags = partition_range_tags(*partition_range)
-    job.execute_in_process(instance=instance, tags=tags, asset_selection=[assets.REQUESTS])
-    wanted = {
-        (date.fromisoformat(start) + timedelta(days=i)).isoformat()
-        for i in range((date.fromisoformat(end) - date.fromisoformat(start)).days + 1)
-    }
-    summary: dict[str, dict] = {}
-    cursors: dict[str, str | None] = {}
-    deadline = time.monotonic() + DEMO_TIMEOUT_SECONDS
-    # The same resource as the definitions' (EnvVar credentials), polling every tick instead of every minute.
-    configured = defs.resources["dailymotion"]
-    fields = {name: getattr(configured, name) for name in DailyMotionResource.model_fields}  # EnvVars kept
-    fast = DailyMotionResource(
-        **{**fields, "poll_initial_seconds": DEMO_POLL_SECONDS, "poll_max_seconds": 2.0}
-    )
-    resources = {"dailymotion": fast}
-    flows = (assets.AUDIENCE_FLOW, assets.EARNINGS_FLOW)
-    while not all(wanted <= instance.get_materialized_partitions(flow.target) for flow in flows):
-        if time.monotonic() > deadline:
-            raise TimeoutError(
-                f"DailyMotion demo: reports for {start}..{end} not served in {DEMO_TIMEOUT_SECONDS:.0f}s"
-            )
-        for flow in flows:
-            sensor = defs.resolve_sensor_def(flow.sensor_name)
-            context = dg.build_sensor_context(
-                instance=instance,
-                cursor=cursors.get(flow.sensor_name),
-                resources=resources,
-                sensor_name=flow.sensor_name,
-            )
-            result = sensor(context)
-            cursors[flow.sensor_name] = result.cursor
-            assets.record_asset_events(instance, result)
-            for request in result.run_requests or []:
-                _run_request(job, instance, request, flow.sensor_name, summary)
-        time.sleep(DEMO_POLL_SECONDS)
-    return summary
-
-
-def _run_request(
-    job, instance: dg.DagsterInstance, request: dg.RunRequest, sensor_name: str, summary: dict
-) -> None:
-    """What the daemon does with a sensor's RunRequest, in-process; its figures go into `summary`."""
-    from video_analytics.demo import summarize
-
-    run = job.execute_in_process(
-        instance=instance,
-        run_config=request.run_config,
-        tags={**request.tags, "dagster/run_key": request.run_key, "dagster/sensor_name": sensor_name},
-        asset_selection=list(request.asset_selection),
-    )
-    for name, entry in summarize(run).items():
-        total = summary.setdefault(name, {"partitions": 0, "rows": 0, "api_requests": 0})
-        total["partitions"] += entry["partitions"]
-        total["rows"] += entry["rows"]
-        total["api_requests"] += entry["api_requests"]
-
-
-DEMO_STEPS = (
-    DemoStep(
-        "DailyMotion reports (sensor-driven)",
-        ("dm_report_requests", "dm_hourly_reports", "dm_daily_video_stats", "dm_daily_earnings"),
-        partitioned=True,
-        runner=run_demo_step,
-    ),
-)

@@ -6,8 +6,10 @@ is safe to use from all of its threads.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random as _random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -57,6 +59,18 @@ def _without_query(arg: object) -> object:
 
 if not any(isinstance(f, _StripQueryFilter) for f in logging.getLogger("httpx").filters):
     logging.getLogger("httpx").addFilter(_StripQueryFilter())
+
+
+@functools.cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """The verifying TLS context every client of this process shares.
+
+    httpx builds a new context per client by default, loading the whole CA bundle each time (tens
+    of milliseconds of CPU), and clients are built per sensor tick and per asset: a DailyMotion
+    backfill built dozens. httpx reads ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` as before, once, when
+    the process builds its first client.
+    """
+    return httpx.create_ssl_context(trust_env=True)
 
 
 @dataclass
@@ -137,6 +151,7 @@ class ApiClient:
             headers=headers,
             timeout=timeout,
             transport=transport,
+            verify=shared_ssl_context(),
             trust_env=True,  # honour HTTPS_PROXY / HTTP_PROXY / NO_PROXY
             follow_redirects=True,  # CSV exports are often redirected to object storage
             limits=httpx.Limits(max_connections=max(max_concurrency * 2, 10)),
@@ -230,12 +245,12 @@ class ApiClient:
     def _execute(self, call: _Call, decode: Decoder) -> Any:
         refreshes = 0
         attempt = 0
-        endpoint = self._http.build_request(call.method, call.path).url.path
         while True:
             attempt += 1
             outcome = self._attempt(call, decode)
             if not isinstance(outcome, _Failure):
                 return outcome
+            endpoint = self._endpoint(call)  # for messages only: building it costs a request's parsing
             if self._may_refresh(outcome, call, refreshes):
                 refreshes += 1  # a fresh-token retry, not counted against the backoff budget
                 attempt -= 1
@@ -259,6 +274,9 @@ class ApiClient:
             wait = self._wait(outcome, attempt)
             self._note_retry(call.method, endpoint, outcome.label, wait)
             self._sleep(wait)
+
+    def _endpoint(self, call: _Call) -> str:
+        return self._http.build_request(call.method, call.path).url.path
 
     def _may_refresh(self, outcome: _Failure, call: _Call, refreshes: int) -> bool:
         """Each 401/403 earns a new token and a retry, up to ``MAX_AUTH_REFRESHES`` per request: a

@@ -23,6 +23,7 @@ import socket
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
@@ -282,8 +283,41 @@ def split_by_partition(
     return {key: groups.get(key, empty) for key in sorted(wanted)}
 
 
-def _column_schema(frame: pl.DataFrame) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(name, str(dtype)) for name, dtype in frame.schema.items()])
+def _column_schema(schema: Mapping[str, pl.DataType]) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(name, str(dtype)) for name, dtype in schema.items()])
+
+
+@dataclass
+class EncodedPartitions:
+    """An asset's output for a run of many partitions, encoded one partition at a time as it completes.
+
+    A multi-day run of a big asset (Agora: a 10M-line day is millions of reject rows) would otherwise
+    hold every day's frame until its single output: here each day's rows live only while that day is
+    computed, and what waits for the IO manager is compressed Parquet (a million reject rows: ~1 MB).
+    The IO manager writes each partition's file as it would write a frame's (one file each, atomic).
+    """
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    schema: dict[str, pl.DataType] = field(default_factory=dict)
+    preview: str = ""  # of the first partition with rows
+
+    def add(self, partition_key: str, frame: pl.DataFrame) -> None:
+        """Encode one partition's frame (every partition of the run, empty ones too)."""
+        if self.files and dict(frame.schema) != self.schema:
+            raise ValueError(
+                f"partition {partition_key}: columns {list(frame.schema)} differ from the run's "
+                f"first partition ({list(self.schema)})"
+            )
+        self.files[partition_key] = frame_to_bytes(frame)
+        self.rows[partition_key] = frame.height
+        self.schema = dict(frame.schema)
+        if not self.preview and frame.height:
+            self.preview = markdown_preview(frame)
+
+    @property
+    def height(self) -> int:
+        return sum(self.rows.values())
 
 
 def _uri(url: str) -> str:
@@ -340,6 +374,9 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         return list(context.asset_key.path) if context.has_asset_key else list(context.get_identifier())
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if isinstance(obj, EncodedPartitions):
+            context.add_output_metadata(self.write_encoded(context, obj))
+            return
         frame = obj.collect() if isinstance(obj, pl.LazyFrame) else obj
         if not isinstance(frame, pl.DataFrame):
             raise TypeError(f"ParquetLakeIOManager stores polars DataFrames, got {type(obj).__name__}.")
@@ -356,25 +393,44 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         payloads = {lake_path(self.root, key_path, k): frame_to_bytes(f) for k, f in files.items()}
         for path, data in payloads.items():
             write_bytes_atomic(path, data, self._options())
+        rows = {k: f.height for k, f in files.items()}
         if None not in files:
-            add_partition_row_counts(context, {str(k): f.height for k, f in files.items()})
-        return self._metadata(frame, files, key_path)
+            add_partition_row_counts(context, {str(k): count for k, count in rows.items()})
+        return self._metadata(dict(frame.schema), rows, markdown_preview(frame), key_path)
+
+    def write_encoded(self, context: dg.OutputContext, encoded: EncodedPartitions) -> dict[str, Any]:
+        """Write partitions the asset encoded as they completed; they must be exactly the run's."""
+        key_path = self._key_path(context)
+        expected = set(context.asset_partition_keys) if context.has_asset_partitions else set()
+        if set(encoded.files) != expected:
+            raise ValueError(
+                f"Asset {'/'.join(key_path)}: encoded partitions {sorted(encoded.files)} are not this "
+                f"run's ({sorted(expected)}); nothing was written."
+            )
+        for key, data in sorted(encoded.files.items()):
+            write_bytes_atomic(lake_path(self.root, key_path, key), data, self._options())
+        add_partition_row_counts(context, encoded.rows)
+        preview = encoded.preview or markdown_preview(pl.DataFrame())
+        return self._metadata(encoded.schema, dict(encoded.rows), preview, key_path)
 
     def _metadata(
-        self, frame: pl.DataFrame, files: Mapping[str | None, pl.DataFrame], key_path: list[str]
+        self,
+        schema: Mapping[str, pl.DataType],
+        rows: Mapping[str | None, int],
+        preview: str,
+        key_path: list[str],
     ) -> dict[str, Any]:
         metadata: dict[str, Any] = {
-            "dagster/row_count": dg.MetadataValue.int(frame.height),
-            "dagster/column_schema": dg.MetadataValue.table_schema(_column_schema(frame)),
+            "dagster/row_count": dg.MetadataValue.int(sum(rows.values())),
+            "dagster/column_schema": dg.MetadataValue.table_schema(_column_schema(schema)),
             "path": dg.MetadataValue.path(table_url(self.root, key_path)),
             "dagster/uri": dg.MetadataValue.text(_uri(table_url(self.root, key_path))),
             "dagster/table_name": dg.MetadataValue.text("__".join(key_path)),  # its warehouse view
-            "partitions_written": dg.MetadataValue.int(len(files) if None not in files else 0),
-            "preview": dg.MetadataValue.md(markdown_preview(frame)),
+            "partitions_written": dg.MetadataValue.int(len(rows) if None not in rows else 0),
+            "preview": dg.MetadataValue.md(preview),
         }
-        if None not in files and len(files) <= _MAX_PARTITIONS_IN_METADATA:
-            rows = {str(k): f.height for k, f in files.items()}
-            metadata["rows_per_partition"] = dg.MetadataValue.json(rows)
+        if None not in rows and len(rows) <= _MAX_PARTITIONS_IN_METADATA:
+            metadata["rows_per_partition"] = dg.MetadataValue.json({str(k): n for k, n in rows.items()})
         return metadata
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:

@@ -16,7 +16,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from video_analytics.checks import checks_per_day, per_day, rows_of_day, unique_check, within_check
+from video_analytics.checks import checks_per_day, per_day, rows_by_day, unique_check, within_check
 from video_analytics.partitions import daily_partitions, partition_days, previous_day
 from video_analytics.policies import when_upstream_lands
 from video_analytics.tmdb import transforms
@@ -155,7 +155,8 @@ def tmdb_snapshots(
         frame,
         metadata={**counters, "movies": frame["movie_id"].n_unique(), "total_votes_last_day": _votes(frame)},
     )
-    yield from checks_per_day(context, lambda day: snapshot_checks(rows_of_day(frame, "snapshot_date", day)))
+    day_rows = rows_by_day(frame, "snapshot_date")
+    yield from checks_per_day(context, lambda day: snapshot_checks(day_rows(day)))
 
 
 def _votes(frame: pl.DataFrame) -> int:
@@ -231,7 +232,8 @@ def tmdb_movie_metrics(
             "rows_with_viral_coefficient": frame.height - frame["viral_coefficient"].null_count(),
         },
     )
-    yield from checks_per_day(context, lambda day: metric_checks(rows_of_day(frame, "snapshot_date", day)))
+    day_rows = rows_by_day(frame, "snapshot_date")
+    yield from checks_per_day(context, lambda day: metric_checks(day_rows(day)))
 
 
 def metric_checks(frame: pl.DataFrame) -> Iterator[dg.AssetCheckResult]:

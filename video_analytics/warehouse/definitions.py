@@ -1,7 +1,4 @@
-"""The warehouses' contribution to the platform: the view assets, their resources, the demo step.
-
-Listed last in `video_analytics.definitions.SOURCES`, so the demo builds the views after every table.
-"""
+"""The warehouses' contribution to the platform: the view assets and their resources."""
 
 from __future__ import annotations
 
@@ -13,7 +10,6 @@ from video_analytics.agora import assets as agora
 from video_analytics.brightcove import assets as brightcove
 from video_analytics.dailymotion import assets as dailymotion
 from video_analytics.dailymotion import earnings as dailymotion_earnings
-from video_analytics.demo_steps import DemoStep
 from video_analytics.settings import Settings
 from video_analytics.storage.targets import BQ_CREDENTIALS, bigquery_io_manager
 from video_analytics.tmdb import assets as tmdb
@@ -37,8 +33,6 @@ SOURCE_ASSETS = {
 }
 #: Assets that store no table (DailyMotion's request ledger).
 NOT_TABLES = {dailymotion.REQUESTS}
-
-DEMO_STEPS = (DemoStep("Warehouse views (DuckDB)", ("duckdb_warehouse",), partitioned=False),)
 
 
 def table_keys(source: str) -> list[dg.AssetKey]:

@@ -7,7 +7,6 @@ which `definitions.build()` points at the Parquet lake, the Glue-catalogued S3 l
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
-from functools import partial
 from typing import Any
 
 import dagster as dg
@@ -17,7 +16,7 @@ from video_analytics.checks import (
     checks_per_day,
     per_day,
     references_check,
-    rows_of_day,
+    rows_by_day,
     unique_check,
     within_check,
 )
@@ -140,10 +139,8 @@ def wistia_engagements(
         output_name="wistia_fact_engagements",
         metadata={"media": engagements["media_id"].n_unique(), "snapshot_day": str(snapshot_day)},
     )
-    yield from checks_per_day(
-        context,
-        lambda day: engagement_checks(rows_of_day(engagements, "date", day), rows_of_day(byday, "date", day)),
-    )
+    engagements_of, byday_of = rows_by_day(engagements, "date"), rows_by_day(byday, "date")
+    yield from checks_per_day(context, lambda day: engagement_checks(engagements_of(day), byday_of(day)))
 
 
 def engagement_checks(engagements: pl.DataFrame, byday: pl.DataFrame) -> Iterator[dg.AssetCheckResult]:
@@ -222,7 +219,7 @@ def wistia_fact_events(
             "visitors": frame["visitor_key"].n_unique(),
         },
     )
-    day_rows = partial(rows_of_day, frame, "received_at")
+    day_rows = rows_by_day(frame, "received_at")
     yield from checks_per_day(context, lambda day: event_checks(day_rows(day), wistia_dim_media))
 
 

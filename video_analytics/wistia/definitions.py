@@ -1,4 +1,4 @@
-"""Wistia's contribution to the platform: assets, schedule, resource, storage choice, demo steps."""
+"""Wistia's contribution to the platform: assets, schedule, resource, storage choice."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import os
 
 import dagster as dg
 
-from video_analytics.demo_steps import DemoStep
 from video_analytics.settings import Settings, env_number
 from video_analytics.storage.parquet import ParquetLakeIOManager
 from video_analytics.storage.targets import storage_kind, with_storage_kind
@@ -15,18 +14,6 @@ from video_analytics.wistia.resources import WistiaResource
 
 IO_MANAGER_KEY = assets.IO_MANAGER
 DEFAULT_REDSHIFT_SCHEMA = "wistia"
-
-DEMO_STEPS = (
-    DemoStep(
-        "Wistia media catalogue", ("wistia_dim_media", "wistia_fact_engagement_graph"), partitioned=False
-    ),
-    DemoStep(
-        "Wistia engagement and events",
-        ("wistia_fact_engagements", "wistia_fact_engagements_byday", "wistia_fact_events"),
-        partitioned=True,
-    ),
-    DemoStep("Wistia visitors", ("wistia_dim_visitors",), partitioned=False),
-)
 
 
 def resource() -> WistiaResource:

@@ -10,7 +10,8 @@ int main(int argc, char **argv) {
     int rounds = argc > 1 ? atoi(argv[1]) : 20000;
     if (!build_key_table()) return 1;
     const char *usual[] = {"\n2024-03-01 12:00:01,500 - G [INFO]", " x_tracking_id=abc", " x_tpmid=1",
-                           " event_type=MediaStarted", " x_video_location=3.5", " x_episode_title=\"a b\""};
+                           " event_type=MediaStarted", " x_video_location=3.5", " x_episode_title=\"a b\"",
+                           " x_stream_size=\"1172, 391\"", " x_bandwidth=9"};
     const char *json[] = {"\n{\"time\":\"2024-03-01T12:00:01.500Z\",\"x_tracking_id\":\"j\",\"x_tpmid\":\"2\"}",
                           "\n{\"time\":\"2024-03-01T12:00:01.500Z\"", ",\"x_tracking_id\":\"abc\"",
                           ",\"x_tpmid\":\"1\"", ",\"path\":\"/log/a/b\"", ",\"agent\":\"a b\"", "}",
@@ -37,6 +38,11 @@ int main(int argc, char **argv) {
         }
         Scan scan;
         memset(&scan, 0, sizeof scan);
+        if (round % 2) { /* custom fields read on the event lines */
+            scan.nfields = 2;
+            scan.field_keys[0] = (FieldText){"x_stream_size", 13};
+            scan.field_keys[1] = (FieldText){"x_bandwidth", 11};
+        }
         scan_block(&scan, block, n);
         StrCol media = {0}, least = {0}, most = {0};
         video_id_columns(&scan, block, &media, &least, &most);

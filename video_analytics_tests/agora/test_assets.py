@@ -15,11 +15,12 @@ from video_analytics.agora import assets as ag
 from video_analytics.agora import definitions, engine
 from video_analytics.agora.client import LogReader, LogRootError
 from video_analytics.agora.engine import analyse_day
-from video_analytics.agora.generator import write_day
 from video_analytics.agora.resources import AgoraLogsResource
 from video_analytics.partitions import partition_range_tags
+from video_analytics.sandbox.agora import demo as agora_demo
+from video_analytics.sandbox.agora.generator import write_day
 from video_analytics.settings import Settings
-from video_analytics.storage.parquet import ParquetLakeIOManager
+from video_analytics.storage.parquet import EncodedPartitions, ParquetLakeIOManager
 from video_analytics_tests.agora.conftest import event, render
 
 DAYS = (date(2024, 3, 1), date(2024, 3, 2))
@@ -81,6 +82,44 @@ def test_two_days_end_to_end_and_rerun_replaces_exactly(log_root, tmp_path):
     assert_frame_equal(read(tmp_path, "agora_session_stats"), sessions)
     assert_frame_equal(read(tmp_path, "agora_rejects"), rejects)
     assert_frame_equal(read(tmp_path, "agora_video_daily_stats"), videos)
+
+
+def test_a_multi_day_run_encodes_each_day_before_reading_the_next(log_root, tmp_path, monkeypatch):
+    """Memory of a single-run backfill: a day's frames become compressed Parquet as soon as the day is
+    analysed, so the run never holds two days' rows; the lake still gets one file per day."""
+    steps = []
+    analyse, add = engine.analyse_day, EncodedPartitions.add
+
+    def analysed(reader, day, **kwargs):
+        steps.append(("analyse", day.isoformat()))
+        return analyse(reader, day, **kwargs)
+
+    def encoded(self, key, frame):
+        steps.append(("encode", key, frame.height))
+        add(self, key, frame)
+
+    monkeypatch.setattr(engine, "analyse_day", analysed)
+    monkeypatch.setattr(EncodedPartitions, "add", encoded)
+    result = run(str(log_root), tmp_path, "2024-03-01", "2024-03-02")
+    assert result.success
+    assert [step[:2] for step in steps] == [
+        ("analyse", "2024-03-01"),
+        ("encode", "2024-03-01"),  # sessions
+        ("encode", "2024-03-01"),  # rejects
+        ("analyse", "2024-03-02"),
+        ("encode", "2024-03-02"),
+        ("encode", "2024-03-02"),
+    ]
+    sessions, rejects = read(tmp_path, "agora_session_stats"), read(tmp_path, "agora_rejects")
+    for day in DAYS:
+        day_steps = [step[2] for step in steps if step[:2] == ("encode", day.isoformat())]
+        assert day_steps == [
+            sessions.filter(pl.col("date") == day).height,
+            rejects.filter(pl.col("date") == day).height,
+        ]
+    assert metadata(result, "agora_rejects")["rows_per_partition"] == {
+        day.isoformat(): rejects.filter(pl.col("date") == day).height for day in DAYS
+    }
 
 
 def test_a_day_is_sized_by_its_lines_not_its_bytes(log_root, tmp_path):
@@ -195,12 +234,12 @@ def test_definitions_and_prepare_demo(tmp_path, monkeypatch):
     monkeypatch.setenv("VIDEO_ANALYTICS_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("AGORA_LOG_ROOT", raising=False)
     monkeypatch.setenv("AGORA_DEMO_LINES", "2000")
-    env = definitions.prepare_demo(list(DAYS))
+    env = agora_demo.prepare_demo(list(DAYS))
     assert env == {"AGORA_LOG_ROOT": str(tmp_path / "data" / "sandbox" / "agora_logs")}
     for day in DAYS:
         assert len(list((Path(env["AGORA_LOG_ROOT"]) / day.isoformat()).glob("*.log.gz"))) == 3
     first = (Path(env["AGORA_LOG_ROOT"]) / "2024-03-01" / "player-000-text.log.gz").stat().st_mtime_ns
-    assert definitions.prepare_demo([DAYS[0]]) == env  # existing days are kept, not regenerated
+    assert agora_demo.prepare_demo([DAYS[0]]) == env  # existing days are kept, not regenerated
     assert (Path(env["AGORA_LOG_ROOT"]) / "2024-03-01" / "player-000-text.log.gz").stat().st_mtime_ns == first
     defs = definitions.build(Settings())
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}

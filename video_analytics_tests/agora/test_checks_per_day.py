@@ -8,9 +8,9 @@ from pathlib import Path
 import dagster as dg
 
 from video_analytics.agora import assets as ag
-from video_analytics.agora.generator import write_day
 from video_analytics.agora.resources import AgoraLogsResource
 from video_analytics.partitions import daily_partitions, partition_range_tags
+from video_analytics.sandbox.agora.generator import write_day
 from video_analytics.storage.parquet import ParquetLakeIOManager
 
 DAYS = ("2024-03-01", "2024-03-02", "2024-03-03")

@@ -13,7 +13,7 @@ import dagster as dg
 import pytest
 
 from video_analytics.agora import assets as ag
-from video_analytics.agora import linescan
+from video_analytics.agora import client, linescan
 from video_analytics.agora.client import EmptyDayError, LogReader, LogRootError
 from video_analytics.agora.engine import analyse_day
 from video_analytics.agora.resources import AgoraLogsResource
@@ -115,6 +115,21 @@ def test_a_copy_in_a_subfolder_is_skipped_but_other_subfolders_are_read(tmp_path
         ["42", result.sessions["tracking_id"][0]]
     )
     assert any(w.endswith("backup/a.log: a byte-for-byte copy of " + str(folder / "a.log")) for w in warnings)
+
+
+def test_same_sized_files_that_start_differently_are_not_read_whole(tmp_path, monkeypatch):
+    """Size-rotated logs share their size: only their first bytes are compared, and only files that
+    also start alike are hashed whole (a copy is still found)."""
+    folder = day_folder(tmp_path)
+    (folder / "a.log").write_text(stream_lines(5))
+    (folder / "b.log").write_text(stream_lines(5).replace("Nova", "Nava"))  # same size, other bytes
+    shutil.copy(folder / "a.log", folder / "c.log")
+    hashed = []
+    digest = client._digest
+    monkeypatch.setattr(client, "_digest", lambda fs, path: hashed.append(path) or digest(fs, path))
+    reader = LogReader(str(tmp_path))
+    assert [f.rsplit("/", 1)[-1] for f in reader.day_files(DAY)] == ["a.log", "b.log"]
+    assert sorted(p.rsplit("/", 1)[-1] for p in hashed) == ["a.log", "c.log"]
 
 
 def test_invalid_utf8_is_replaced_and_counted_with_its_line(tmp_path, parser):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from video_analytics.agora.generator import EVENT_TYPES, PORTAL_ONLY, LineMix, file_lines, write_day
+from video_analytics.sandbox.agora.generator import EVENT_TYPES, PORTAL_ONLY, LineMix, file_lines, write_day
 
 DAY = date(2024, 3, 1)
 

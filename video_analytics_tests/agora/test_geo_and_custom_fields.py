@@ -187,13 +187,11 @@ def test_built_in_and_configured_custom_fields_are_aggregated_per_stream(log_roo
     )
 
 
-@pytest.fixture(params=["native", "no-fieldscan", "polars-only"])
+@pytest.fixture(params=["native", "polars-only"])
 def readers(request, monkeypatch) -> str:
-    """The custom fields' readers: native pass beside the scanner, polars beside it, polars alone."""
-    if request.param != "native":
-        monkeypatch.setattr(custom_fields, "_fieldscan", None)
-    elif custom_fields._fieldscan is None or not linescan.available():
-        pytest.skip("the native passes are not built")
+    """The custom fields' readers: the native scanner (in its pass over each line), or polars alone."""
+    if request.param == "native" and not linescan.available():
+        pytest.skip("the native scanner is not built")
     if request.param == "polars-only":
         monkeypatch.setattr(linescan, "_linescan", None)
     return request.param

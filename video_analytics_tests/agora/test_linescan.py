@@ -12,7 +12,7 @@ from polars.testing import assert_frame_equal
 
 from video_analytics.agora import _linescan, engine, linescan, transforms
 from video_analytics.agora.client import LogReader, lines_frame
-from video_analytics.agora.generator import write_day
+from video_analytics.sandbox.agora.generator import write_day
 
 from .conftest import event, render
 from .test_fast_path import JSON_LINES, SIMPLE_JSON, TRICKY
@@ -231,6 +231,22 @@ def test_block_edges():
     assert (scanned.lines, scanned.events.height, scanned.slow.text) == (3, 0, b"\n\n\n")
     scanned = linescan.scan(b"")
     assert (scanned.lines, scanned.events.height, scanned.attributes.height) == (0, 0, 0)
+
+
+def test_custom_field_values_are_read_in_the_same_pass_one_row_per_event():
+    """Quoted, bare, repeated (the last wins), empty (null), absent, and JSON; keyless lines give none."""
+    lines = [
+        BASE + ' x_stream_size="1172, 391" x_bandwidth=900',
+        BASE + " x_bandwidth=1 x_bandwidth=2 x_stream_size=",
+        BASE.replace(" x_tpmid=2365304868", "") + " x_bandwidth=7",  # keyless: not an event
+        SHORT,
+        '{"time":"2024-03-01T12:00:00.000Z","x_tracking_id":"abcdefabcdefabcdefabcdefabcdefab",'
+        '"x_tpmid":"1","x_bandwidth":"55"}',
+    ]
+    scanned = linescan.scan("\n".join(lines).encode(), ("x_bandwidth", "x_stream_size"))
+    assert scanned.events["seq"].to_list() == [0, 1, 3, 4]
+    assert scanned.field_values.rows() == [("900", "1172, 391"), ("2", None), (None, None), ("55", None)]
+    assert linescan.scan(BASE.encode()).field_values is None
 
 
 def test_a_day_through_the_scanner_equals_the_polars_parser(tmp_path, monkeypatch):

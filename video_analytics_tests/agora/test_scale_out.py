@@ -11,8 +11,8 @@ from polars.testing import assert_frame_equal
 from video_analytics.agora import assets as ag
 from video_analytics.agora import engine, linescan
 from video_analytics.agora.client import LogReader
-from video_analytics.agora.generator import write_day
 from video_analytics.agora.resources import AgoraLogsResource
+from video_analytics.sandbox.agora.generator import write_day
 
 DAY = date(2024, 3, 1)
 

@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 
 from video_analytics.brightcove.client import BrightcoveClient
-from video_analytics.brightcove.simulator import BrightcoveSimulator, BrightcoveWorld
 from video_analytics.sandbox import SimulatorServer
+from video_analytics.sandbox.brightcove.simulator import BrightcoveSimulator, BrightcoveWorld
 
 
 @pytest.fixture(scope="module")

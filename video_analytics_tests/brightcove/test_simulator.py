@@ -10,8 +10,8 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from video_analytics.brightcove.simulator import BrightcoveKnobs
 from video_analytics.sandbox import Faults, Sandbox
+from video_analytics.sandbox.brightcove.simulator import BrightcoveKnobs
 from video_analytics_tests.support import wait_until
 
 TODAY = date(2025, 6, 15)

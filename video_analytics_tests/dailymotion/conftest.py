@@ -8,8 +8,12 @@ import httpx
 import pytest
 
 from video_analytics.dailymotion.resources import DailyMotionResource
-from video_analytics.dailymotion.simulator import DailyMotionKnobs, DailyMotionSimulator, DailyMotionWorld
 from video_analytics.sandbox import Faults, SimulatorServer
+from video_analytics.sandbox.dailymotion.simulator import (
+    DailyMotionKnobs,
+    DailyMotionSimulator,
+    DailyMotionWorld,
+)
 
 TODAY = date(2024, 3, 1)
 

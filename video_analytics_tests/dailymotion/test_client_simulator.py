@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from video_analytics.dailymotion.client import DailyMotionClient, DailyMotionGraphQLError, ReportSpec
-from video_analytics.dailymotion.simulator import SANDBOX_PASSWORD, SANDBOX_USERNAME
 from video_analytics.http import AuthError, ResponseFormatError, RetryPolicy
+from video_analytics.sandbox.dailymotion.simulator import SANDBOX_PASSWORD, SANDBOX_USERNAME
 
 SPEC = ReportSpec(date(2024, 2, 1), date(2024, 2, 2))
 
@@ -160,3 +160,15 @@ def test_rest_metadata_with_unknown_ids_left_out(dm):
     assert set(videos) == {video["id"]}
     assert videos[video["id"]]["title"] == video["title"] and videos[video["id"]]["tags"] == video["tags"]
     assert playlists[playlist["id"]] == {"id": playlist["id"], "name": playlist["name"]}
+
+
+def test_video_metadata_comes_a_hundred_ids_a_request(dm):
+    known = [v["id"] for v in dm.sim.world.videos]
+    wanted = [*known, *(f"xunknown{i}" for i in range(150 - len(known)))]  # 150 ids: two requests
+    dm.sim.stats.reset()
+    with client(dm) as api:
+        found = api.metadata("video", wanted)
+    assert set(found) == set(known)
+    assert found[known[-1]]["title"] == dm.sim.world.by_id["video"][known[-1]]["title"]
+    requests = dm.sim.stats.snapshot()["requests"]
+    assert requests["rest.videos"] == 2 and "rest" not in requests

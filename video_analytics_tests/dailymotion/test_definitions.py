@@ -10,9 +10,13 @@ import pytest
 
 from video_analytics.dailymotion import assets as dma
 from video_analytics.dailymotion import definitions as dmd
-from video_analytics.dailymotion.simulator import DailyMotionSimulator, DailyMotionWorld, sandbox_simulator
 from video_analytics.partitions import RANGE_END_TAG, RANGE_START_TAG
-from video_analytics.sandbox import SimulatorServer
+from video_analytics.sandbox import SimulatorServer, registry
+from video_analytics.sandbox.dailymotion.simulator import (
+    DailyMotionSimulator,
+    DailyMotionWorld,
+    sandbox_simulator,
+)
 from video_analytics.settings import Settings
 
 
@@ -41,7 +45,7 @@ def test_demo_step_ticks_the_sensor_until_the_range_is_materialized(today_sim, t
     window = ((last - timedelta(days=2)).isoformat(), last.isoformat())
     defs = dmd.build(Settings(data_dir=str(tmp_path)))
     with dg.DagsterInstance.ephemeral() as instance:
-        [step] = dmd.DEMO_STEPS
+        [step] = registry.source("dailymotion").demo_steps
         summary = step.runner(defs, instance, window)
         done = instance.get_materialized_partitions(dma.HOURLY)
     assert {window[0], window[1]} <= done

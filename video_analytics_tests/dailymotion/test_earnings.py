@@ -12,7 +12,7 @@ import pytest
 from video_analytics.dailymotion import assets as dma
 from video_analytics.dailymotion import client as dmc
 from video_analytics.dailymotion import earnings
-from video_analytics.dailymotion.simulator import Report
+from video_analytics.sandbox.dailymotion.simulator import Report
 from video_analytics.storage import bigquery as bq
 from video_analytics_tests.dailymotion.test_bigquery import manager, standard
 from video_analytics_tests.dailymotion.test_sensor_e2e import Driver, day_keys

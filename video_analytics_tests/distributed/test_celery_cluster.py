@@ -26,14 +26,14 @@ import yaml
 from dagster import DagsterEventType, DagsterRunStatus
 
 from video_analytics.agora import assets as agora_assets
-from video_analytics.agora.generator import write_day
 from video_analytics.agora.resources import AgoraLogsResource
 from video_analytics.partitions import partition_range_tags
 from video_analytics.sandbox import SimulatorServer
+from video_analytics.sandbox.agora.generator import write_day
+from video_analytics.sandbox.wistia.simulator import WistiaKnobs, WistiaSimulator, WistiaWorld
 from video_analytics.storage.parquet import ParquetLakeIOManager
 from video_analytics.wistia import assets as wistia_assets
 from video_analytics.wistia.resources import WistiaResource
-from video_analytics.wistia.simulator import WistiaKnobs, WistiaSimulator, WistiaWorld
 from video_analytics_tests.distributed.cluster import REPO, Cluster, cluster_env, wait_for
 from video_analytics_tests.distributed.conftest import quiet_machine
 

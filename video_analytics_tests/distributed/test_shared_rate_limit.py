@@ -18,7 +18,7 @@ import pytest
 
 from video_analytics.http.ratelimit import SharedRateLimit
 from video_analytics.sandbox import SimulatorServer
-from video_analytics.wistia.simulator import WistiaKnobs, WistiaSimulator, WistiaWorld
+from video_analytics.sandbox.wistia.simulator import WistiaKnobs, WistiaSimulator, WistiaWorld
 from video_analytics_tests.distributed.conftest import quiet_machine
 from video_analytics_tests.distributed.rate_workers import hammer
 

@@ -23,8 +23,8 @@ from dagster._core.storage.tags import AUTO_RETRY_RUN_ID_TAG, MAX_RETRIES_TAG
 from dagster._grpc.client import DagsterGrpcClient
 from dagster_shared.cli import WorkspaceOpts
 
-from video_analytics.demo import REPO_ROOT
 from video_analytics.run_launcher import process_alive
+from video_analytics.sandbox.demo import REPO_ROOT
 from video_analytics_tests.operations import monitored_defs
 from video_analytics_tests.support import free_port
 

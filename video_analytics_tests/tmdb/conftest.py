@@ -8,9 +8,9 @@ from datetime import date
 import pytest
 
 from video_analytics.sandbox import Faults, SimulatorServer
+from video_analytics.sandbox.tmdb.simulator import SANDBOX_API_KEY, TMDBKnobs, TMDBSimulator, TMDBWorld
 from video_analytics.tmdb.client import TMDBClient
 from video_analytics.tmdb.resources import TMDBResource
-from video_analytics.tmdb.simulator import SANDBOX_API_KEY, TMDBKnobs, TMDBSimulator, TMDBWorld
 
 TODAY = date(2024, 3, 1)
 FAST = {"max_rps": 2000.0, "burst": 2000}  # tests of other things need not wait on the 40/s limit

@@ -10,7 +10,9 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from video_analytics import demo
+from video_analytics.sandbox import registry
+from video_analytics.sandbox.demo_steps import run_step
+from video_analytics.sandbox.tmdb.demo import HISTORY_DAYS
 from video_analytics.settings import Settings
 from video_analytics.storage.parquet import ParquetLakeIOManager
 from video_analytics.storage.warehouse import build_warehouse, run_sql
@@ -201,10 +203,10 @@ def test_demo_steps_materialize_tmdb_and_its_views_return_rows(sim, tmp_path, mo
     )
     summary = {}
     with dg.instance_for_test() as instance:
-        for step in tdefs.DEMO_STEPS:
-            summary.update(demo.run_step(step, defs, instance, ("2024-02-22", "2024-02-29")))
+        for step in registry.source("tmdb").demo_steps:
+            summary.update(run_step(step, defs, instance, ("2024-02-22", "2024-02-29")))
     assert summary["tmdb_movies"]["rows"] == sim.world.n  # the top 1000 of a 160-movie world
-    assert summary["tmdb_snapshots"]["partitions"] == 8 + tdefs.DEMO_HISTORY_DAYS
+    assert summary["tmdb_snapshots"]["partitions"] == 8 + HISTORY_DAYS
     assert summary["tmdb_movie_metrics"]["partitions"] == 8
     db = str(tmp_path / "warehouse.duckdb")
     build_views(tmp_path, db)

@@ -11,8 +11,8 @@ from starlette.routing import Route
 
 from video_analytics.http import ApiError, AuthError, ResponseFormatError, RetryPolicy, ThrottledError
 from video_analytics.sandbox import SimulatorServer
+from video_analytics.sandbox.tmdb.simulator import SANDBOX_API_KEY, SANDBOX_READ_TOKEN
 from video_analytics.tmdb.client import TMDBClient, change_windows
-from video_analytics.tmdb.simulator import SANDBOX_API_KEY, SANDBOX_READ_TOKEN
 from video_analytics_tests.tmdb.conftest import TODAY, make_client
 
 

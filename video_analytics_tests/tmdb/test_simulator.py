@@ -9,7 +9,7 @@ import httpx
 import numpy as np
 import pytest
 
-from video_analytics.tmdb.simulator import (
+from video_analytics.sandbox.tmdb.simulator import (
     KINDS,
     SANDBOX_API_KEY,
     SANDBOX_READ_TOKEN,

@@ -9,9 +9,9 @@ import pytest
 
 from video_analytics.partitions import partition_range_tags
 from video_analytics.sandbox import Faults, SimulatorServer
+from video_analytics.sandbox.wistia.simulator import WistiaKnobs, WistiaSimulator, WistiaWorld
 from video_analytics.storage.parquet import ParquetLakeIOManager
 from video_analytics.wistia.resources import WistiaResource
-from video_analytics.wistia.simulator import WistiaKnobs, WistiaSimulator, WistiaWorld
 
 #: The simulated "today" is the real one: fact_engagements takes the live snapshot for yesterday.
 TODAY = datetime.now(UTC).date()

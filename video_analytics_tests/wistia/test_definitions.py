@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
+from video_analytics.sandbox import registry
 from video_analytics.settings import Settings, SettingsError
 from video_analytics.storage.glue import GlueCatalogedParquetIOManager
 from video_analytics.storage.parquet import ParquetLakeIOManager
@@ -60,7 +61,7 @@ def test_definitions_hold_the_assets_checks_and_schedule(tmp_path, monkeypatch):
     }
     assert len(graph.asset_check_keys) == 8
     assert defs.resolve_schedule_def("wistia_nightly").cron_schedule == "30 4 * * *"
-    assert {step for s in definitions.DEMO_STEPS for step in s.assets} == keys
+    assert {asset for step in registry.source("wistia").demo_steps for asset in step.assets} == keys
     assert isinstance(defs.resources["wistia"].api_token, dg.EnvVar)
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from video_analytics.wistia.simulator import RETENTION_DAYS, SANDBOX_TOKEN
+from video_analytics.sandbox.wistia.simulator import RETENTION_DAYS, SANDBOX_TOKEN
 
 from .conftest import TODAY
 

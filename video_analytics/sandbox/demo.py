@@ -13,10 +13,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from video_analytics.demo_steps import DemoStep
-from video_analytics.partitions import partition_range_tags
+from video_analytics.sandbox import registry
+from video_analytics.sandbox.demo_steps import Summary, run_step
+from video_analytics.sandbox.launcher import Sandbox
+from video_analytics.sandbox.start_date import START_ENV, record_demo_start
+from video_analytics.settings import Settings
+from video_analytics.storage.warehouse import table_view_counts
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def prepare_dagster_home() -> Path:
@@ -35,48 +39,11 @@ def demo_range(days: int, today: date) -> tuple[str, str]:
     return (end - timedelta(days=days - 1)).isoformat(), end.isoformat()
 
 
-def demo_steps() -> list[DemoStep]:
-    from video_analytics.definitions import SOURCES
-
-    return [step for source in SOURCES for step in source.DEMO_STEPS]
-
-
-def run_step(
-    step: DemoStep, defs: dg.Definitions, instance: dg.DagsterInstance, partition_range: tuple[str, str]
-) -> dict[str, dict]:
-    """Materialize one step; returns metadata per asset of its materializations (summed over partitions)."""
-    if step.runner is not None:
-        return step.runner(defs, instance, partition_range)
-    tags = partition_range_tags(*partition_range) if step.partitioned else {}
-    job = defs.resolve_implicit_global_asset_job_def()
-    result = job.execute_in_process(
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        instance=instance,
-        tags=tags,
-        asset_selection=[dg.AssetKey(key) for key in step.assets],
-    )
-    return summarize(result)
-
-
-def summarize(result: dg.ExecuteInProcessResult) -> dict[str, dict]:
-    summary: dict[str, dict] = {}
-    for event in result.get_asset_materialization_events():
-        materialization = event.event_specific_data.materialization
-        name = materialization.asset_key.to_user_string()
-        entry = summary.setdefault(name, {"partitions": 0, "rows": 0, "api_requests": 0})
-        metadata = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
-        entry["partitions"] += 1
-        entry["rows"] = max(entry["rows"], int(metadata.get("dagster/row_count", 0) or 0))
-        entry["api_requests"] = max(entry["api_requests"], int(metadata.get("api_requests", 0) or 0))
-    return summary
-
-
-def run_demo(days: int = 14, echo=print, scale: str = "demo") -> dict[str, dict]:
+def run_demo(days: int = 14, echo=print, scale: str = "demo") -> Summary:
     """Everything `video-analytics demo` does; returns the per-asset summary it prints."""
-    from video_analytics.definitions import SOURCES, build_definitions
-    from video_analytics.sandbox import Sandbox
-    from video_analytics.settings import Settings
-    from video_analytics.storage.warehouse import table_view_counts
+    # Imported here, not at the top: importing `video_analytics.definitions` builds its `defs` from
+    # the environment, which is the sandbox's only from here on.
+    from video_analytics.definitions import build_definitions
 
     home = prepare_dagster_home()
     partition_range = demo_range(days, datetime.now(UTC).date())
@@ -86,9 +53,9 @@ def run_demo(days: int = 14, echo=print, scale: str = "demo") -> dict[str, dict]
     with Sandbox(today=datetime.now(UTC).date(), scale=scale) as sandbox:
         os.environ.update(sandbox.env())
         os.environ.setdefault("VIDEO_ANALYTICS_PROFILE", "sandbox")
-        for source in SOURCES:
-            if hasattr(source, "prepare_demo"):
-                echo(f"preparing the {source.__name__.split('.')[-2]} sandbox data ...")
+        for source in registry.SANDBOX_SOURCES:
+            if source.prepare_demo is not None:
+                echo(f"preparing the {source.name} sandbox data ...")
                 os.environ.update(source.prepare_demo([first + timedelta(days=i) for i in range(days)]))
         settings = Settings.from_env()
         echo(f"sandbox up; lake at {settings.lake_root}; Dagster instance at {home}")
@@ -102,10 +69,10 @@ def run_demo(days: int = 14, echo=print, scale: str = "demo") -> dict[str, dict]
     return summary
 
 
-def run_steps(defs: dg.Definitions, partition_range: tuple[str, str], echo) -> dict[str, dict]:
+def run_steps(defs: dg.Definitions, partition_range: tuple[str, str], echo) -> Summary:
     """Every demo step in order, in the instance under DAGSTER_HOME, with progress lines."""
-    summary: dict[str, dict] = {}
-    steps = demo_steps()
+    summary: Summary = {}
+    steps = registry.demo_steps()
     with dg.DagsterInstance.get() as instance:
         for number, step in enumerate(steps, start=1):
             started = time.monotonic()
@@ -117,7 +84,7 @@ def run_steps(defs: dg.Definitions, partition_range: tuple[str, str], echo) -> d
     return summary
 
 
-def format_summary(summary: dict[str, dict], root: str, warehouse: str, home: Path) -> str:
+def format_summary(summary: Summary, root: str, warehouse: str, home: Path) -> str:
     lines = ["", f"{'asset':<28}{'partitions':>12}{'rows':>12}{'api requests':>14}"]
     for name, entry in sorted(summary.items()):
         lines.append(f"{name:<28}{entry['partitions']:>12}{entry['rows']:>12}{entry['api_requests']:>14}")
@@ -138,14 +105,9 @@ def format_summary(summary: dict[str, dict], root: str, warehouse: str, home: Pa
 
 def use_demo_start_date(first: date) -> None:
     """In the sandbox, partitions start where the demo's data starts (recorded for `video-analytics ui`):
-    its first day, less the history a source loads before it (a source's `DEMO_HISTORY_DAYS`)."""
-    from video_analytics.definitions import SOURCES
-    from video_analytics.sandbox_start import START_ENV, record_demo_start
-    from video_analytics.settings import Settings
-
+    its first day, less the history a source loads before it (its registry entry's `history_days`)."""
     settings = Settings.from_env()
     if settings.is_sandbox:
-        history = max((getattr(source, "DEMO_HISTORY_DAYS", 0) for source in SOURCES), default=0)
-        start = record_demo_start(settings.lake_root, first - timedelta(days=history))
+        start = record_demo_start(settings.lake_root, first - timedelta(days=registry.history_days()))
         if not os.environ.get(START_ENV, "").strip():
             os.environ[START_ENV] = start

@@ -28,13 +28,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from video_analytics.sandbox import BaseSimulator
+from video_analytics.sandbox.server import BaseSimulator
 
 SANDBOX_CLIENT_ID = "sandbox-dailymotion-client"
 SANDBOX_CLIENT_SECRET = "sandbox-dailymotion-secret"
 SANDBOX_USERNAME = "sandbox-partner"
 SANDBOX_PASSWORD = "sandbox-partner-password"
 REPORT_RETENTION_SECONDS = 48 * 3600
+MAX_LIST_IDS = 100  # the Data API's `limit` maximum: `GET /videos?ids=` takes at most this many
 KNOWN_SCOPES = {
     "create_reports",
     "read_reports",
@@ -413,6 +414,7 @@ class DailyMotionSimulator(BaseSimulator):
         return [
             Route("/oauth/v1/token", self._token, methods=["POST"]),
             Route("/graphql", self._graphql, methods=["POST"]),
+            Route("/rest/videos", self._rest_videos, methods=["GET"]),
             Route("/rest/{kind}/{item_id}", self._rest, methods=["GET"]),
             Route("/download/{token}/{part}.csv", self._download, methods=["GET"]),
         ]
@@ -664,15 +666,26 @@ class DailyMotionSimulator(BaseSimulator):
         fields = [f for f in request.query_params.get("fields", "id").split(",") if f]
         unknown = [f for f in fields if f not in items[item_id]]
         if unknown:
-            body = {
-                "error": {
-                    "code": 400,
-                    "message": f"Unknown fields: {', '.join(unknown)}",
-                    "type": "invalid_parameter",
-                }
-            }
-            return JSONResponse(body, status_code=400)
+            return _invalid_parameter(f"Unknown fields: {', '.join(unknown)}")
         return JSONResponse({f: items[item_id][f] for f in fields})
+
+    async def _rest_videos(self, request: Request) -> Response:
+        return await self.serve(request, "rest.videos", self._video_list)
+
+    def _video_list(self, request: Request) -> Response:
+        """`GET /videos?ids=a,b,...`: the Data API's list form, at most 100 ids a page; unknown ids are
+        simply absent from `list`."""
+        ids = [i for i in request.query_params.get("ids", "").split(",") if i]
+        if len(ids) > MAX_LIST_IDS:
+            return _invalid_parameter(f"ids: at most {MAX_LIST_IDS} ids")
+        fields = [f for f in request.query_params.get("fields", "id").split(",") if f]
+        videos = self.world.by_id["video"]
+        unknown = [f for f in fields if f not in next(iter(videos.values()), {})]
+        if unknown:
+            return _invalid_parameter(f"Unknown fields: {', '.join(unknown)}")
+        found = [{f: videos[i][f] for f in fields} for i in ids if i in videos]
+        body = {"page": 1, "limit": MAX_LIST_IDS, "explicit": False, "total": len(found), "has_more": False}
+        return JSONResponse({**body, "list": found})
 
     # -- admin ---------------------------------------------------------------------------------------
     async def _admin_clock(self, request: Request) -> Response:
@@ -697,6 +710,12 @@ def _parse_date(value: str, name: str) -> date:
         return date.fromisoformat(value[:10])
     except ValueError:
         raise GraphQLError(f"{name} must be a date (YYYY-MM-DD), got {value!r}") from None
+
+
+def _invalid_parameter(message: str) -> Response:
+    return JSONResponse(
+        {"error": {"code": 400, "message": message, "type": "invalid_parameter"}}, status_code=400
+    )
 
 
 def sandbox_simulator(sandbox) -> DailyMotionSimulator:

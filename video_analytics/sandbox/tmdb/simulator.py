@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from video_analytics.sandbox import BaseSimulator
+from video_analytics.sandbox.server import BaseSimulator
 
 SANDBOX_API_KEY = "5a9d1e0c3b7f42e8a6c1d2b3e4f50617"  # 32 hex characters, like a real v3 key
 SANDBOX_READ_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJzYW5kYm94In0.c2FuZGJveC1yZWFkLXRva2Vu"

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from video_analytics.sandbox import BaseSimulator
+from video_analytics.sandbox.server import BaseSimulator
 
 SANDBOX_TOKEN = "sandbox-wistia-token"
 SCALE_MEDIA = {"test": 130, "demo": 420}
@@ -438,13 +438,18 @@ class WistiaSimulator(BaseSimulator):
         start, end = self._dates(request)
         oldest = self.world.today.toordinal() - RETENTION_DAYS
         media_id = request.query_params.get("media_id")
-        rows: list[dict[str, Any]] = []
+        skip, chosen = (page - 1) * per_page, []
         for ordinal in range(min(end, self.world.today).toordinal(), max(start.toordinal(), oldest) - 1, -1):
             day = self.world.events(ordinal)
-            rows.extend(e for e in day if not media_id or e["media_id"] == media_id)
-            if len(rows) >= page * per_page:
+            if media_id:
+                day = [e for e in day if e["media_id"] == media_id]
+            if skip >= len(day):  # a whole day before the page: skipped without copying it
+                skip -= len(day)
+                continue
+            chosen.extend(day[skip : skip + per_page - len(chosen)])
+            skip = 0
+            if len(chosen) == per_page:
                 break
-        chosen = rows[(page - 1) * per_page : page * per_page]
         if self.knobs.blank_geo_as == "empty":
             chosen = [{**e, **{k: "" for k in ("lat", "lon") if e[k] is None}} for e in chosen]
         return chosen

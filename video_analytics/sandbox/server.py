@@ -1,25 +1,22 @@
-"""Local twins of the vendor APIs, served over real HTTP on 127.0.0.1.
+"""What every vendor simulator is built on: the request pipeline, fault knobs, counters, a clock, and
+the server that runs a simulator over real HTTP on 127.0.0.1.
 
-The real clients run unchanged against these simulators: only their base URLs and credentials differ,
-which `Sandbox.env()` supplies. Each simulator exposes the same admin surface
+The real clients run unchanged against the simulators: only their base URLs and credentials differ,
+which `Sandbox.env()` (launcher.py) supplies. Each simulator exposes the same admin surface
 (`/_sandbox/faults`, `/_sandbox/stats`) so another process (the Dagster UI, a test) can inject faults
 and count requests without sharing memory with the server.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import dataclasses
-import importlib
 import random
-import shlex
 import socket
 import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
 from typing import Any
 
 import uvicorn
@@ -28,8 +25,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-
-SCALES = ("test", "demo")
 
 
 @dataclasses.dataclass
@@ -303,80 +298,4 @@ class SimulatorServer:
         self.stop()
 
 
-#: Every simulator the sandbox starts: (attribute name, module). Each module has a function
-#: `sandbox_simulator(sandbox) -> BaseSimulator`. Add a vendor with one line here.
-SIMULATORS: list[tuple[str, str]] = [
-    ("brightcove", "video_analytics.brightcove.simulator"),
-    ("dailymotion", "video_analytics.dailymotion.simulator"),
-    ("tmdb", "video_analytics.tmdb.simulator"),
-    ("wistia", "video_analytics.wistia.simulator"),
-]
-
-
-class Sandbox:
-    """Starts every registered simulator; `env()` points the real clients at them."""
-
-    # set by start(), one attribute per SIMULATORS entry
-    brightcove: BaseSimulator
-    dailymotion: BaseSimulator
-    tmdb: BaseSimulator
-    wistia: BaseSimulator
-
-    def __init__(self, today: date | None = None, scale: str = "demo", seed: int = 7) -> None:
-        if scale not in SCALES:
-            raise ValueError(f"scale must be one of {SCALES}, not {scale!r}")
-        self.today = today or datetime.now(UTC).date()
-        self.scale, self.seed = scale, seed
-        self.simulators: dict[str, BaseSimulator] = {}
-        self.servers: dict[str, SimulatorServer] = {}
-
-    def start(self) -> Sandbox:
-        for name, module in SIMULATORS:
-            sim = importlib.import_module(module).sandbox_simulator(self)
-            server = SimulatorServer(sim.app)
-            server.start()
-            self.simulators[name], self.servers[name] = sim, server
-            setattr(self, name, sim)
-        return self
-
-    def stop(self) -> None:
-        for server in self.servers.values():
-            server.stop()
-        self.servers.clear()
-
-    def url(self, name: str) -> str:
-        return self.servers[name].base_url
-
-    def env(self) -> dict[str, str]:
-        env: dict[str, str] = {}
-        for name, sim in self.simulators.items():
-            env.update(sim.env(self.url(name)))
-        return env
-
-    def __enter__(self) -> Sandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve the vendor API simulators on 127.0.0.1.")
-    parser.add_argument("--today", type=date.fromisoformat, default=None, help="simulated today, YYYY-MM-DD")
-    parser.add_argument("--scale", choices=SCALES, default="demo")
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args(argv)
-    with Sandbox(today=args.today, scale=args.scale, seed=args.seed) as sandbox:
-        for key, value in sandbox.env().items():
-            print(f"export {key}={shlex.quote(value)}", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-
-
-if __name__ == "__main__":
-    main()
-
-__all__ = ["SIMULATORS", "BaseSimulator", "Faults", "Sandbox", "SimulatorServer", "Stats"]
+__all__ = ["BaseSimulator", "Faults", "SimulatorServer", "Stats"]

@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from video_analytics.sandbox import BaseSimulator
+from video_analytics.sandbox.server import BaseSimulator
 
 DEFAULT_ACCOUNTS: dict[str, str] = {
     "internet": "1197194721001",

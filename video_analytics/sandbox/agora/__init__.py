@@ -1,0 +1,1 @@
+"""The sandbox's Agora player-log generator."""
