@@ -24,7 +24,7 @@ test: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	VIRTUAL_ENV=$(abspath $(VENV)) DAGSTER_HOME=$$(mktemp -d) $(BIN)/dg check defs
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 ui: install
 	$(BIN)/video-analytics ui

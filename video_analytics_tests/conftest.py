@@ -13,8 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
-#: The in-process BigQuery emulator's fixtures (`bigquery_emulator`, `bigquery`).
-pytest_plugins = ["video_analytics_tests.bigquery_emulator"]
+#: The in-process BigQuery emulator's fixtures (`bigquery_emulator`, `bigquery`) and the session's one
+#: started Dagster UI (`dagster_ui`).
+pytest_plugins = ["video_analytics_tests.bigquery_emulator", "video_analytics_tests.dagster_ui"]
 
 # --- PostgreSQL 15 server for @pytest.mark.postgres tests --------------------------------------
 
@@ -101,7 +102,8 @@ def s3_bucket(s3_endpoint: str) -> str:
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory) -> tuple:
     """`video-analytics demo` over 3 days (sandbox at test scale) in a fresh folder, run once per
-    session (per xdist worker) for every test that reads its results; the environment and the working
+    session for every test that reads its results (they share `support.DEMO_GROUP`, so under
+    `--dist loadgroup` one xdist worker builds it); the environment and the working
     folder are restored as soon as it is done. Yields (root, summary, printed output)."""
     from video_analytics.sandbox.demo import run_demo
 
@@ -122,3 +124,73 @@ def demo_run(tmp_path_factory) -> tuple:
         os.environ.clear()
         os.environ.update(saved_env)
     return root, summary, "\n".join(lines)
+
+
+# --- CPU seconds per test (`pytest --cpu-durations=N`) --------------------------------------------
+# Wall-clock durations mean little on a shared, loaded machine; CPU seconds (this process plus the
+# child processes it has waited for: `dagster dev`, run workers) compare runs made under any load.
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--cpu-durations",
+        type=int,
+        default=None,
+        metavar="N",
+        help="show the N tests that used the most CPU seconds, and the suite's total (0: every test)",
+    )
+
+
+def _cpu_seconds() -> float:
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Put the phase's CPU seconds on its report (reports travel from xdist workers to the controller)."""
+    started = item.stash.get(_PHASE_CPU, None)
+    outcome = yield
+    if started is not None:
+        outcome.get_result().user_properties.append(("cpu_seconds", _cpu_seconds() - started))
+
+
+_PHASE_CPU = pytest.StashKey[float]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    item.stash[_PHASE_CPU] = _cpu_seconds()
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    item.stash[_PHASE_CPU] = _cpu_seconds()
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem):
+    item.stash[_PHASE_CPU] = _cpu_seconds()
+    return (yield)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    seconds = sum(value for name, value in report.user_properties if name == "cpu_seconds")
+    _CPU_BY_TEST[report.nodeid] = _CPU_BY_TEST.get(report.nodeid, 0.0) + seconds
+
+
+_CPU_BY_TEST: dict[str, float] = {}
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    count = config.getoption("cpu_durations")
+    if count is None or not _CPU_BY_TEST:
+        return
+    ranked = sorted(_CPU_BY_TEST.items(), key=lambda entry: entry[1], reverse=True)
+    terminalreporter.write_sep("=", f"CPU seconds per test: {sum(_CPU_BY_TEST.values()):.1f} in all")
+    for nodeid, seconds in ranked[: count or None]:
+        terminalreporter.write_line(f"{seconds:8.2f}  {nodeid}")

@@ -13,7 +13,9 @@ import polars as pl
 import pytest
 
 from video_analytics import cli
-from video_analytics_tests.support import free_port, graphql
+from video_analytics_tests.support import DEMO_GROUP, free_port, graphql
+
+pytestmark = pytest.mark.xdist_group(DEMO_GROUP)
 
 
 @pytest.fixture(scope="module")

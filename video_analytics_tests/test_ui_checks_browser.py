@@ -13,13 +13,8 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import signal
-import subprocess
-import sys
 from contextlib import contextmanager, suppress
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import date
 
 import dagster as dg
 import pytest
@@ -27,11 +22,9 @@ import pytest
 from video_analytics.definitions import build_definitions
 from video_analytics.sandbox import registry
 from video_analytics.sandbox.agora.generator import write_day
-from video_analytics.sandbox.demo import REPO_ROOT
 from video_analytics.sandbox.demo_steps import run_step
-from video_analytics.sandbox.start_date import record_demo_start
 from video_analytics.settings import Settings
-from video_analytics_tests.support import free_port, graphql
+from video_analytics_tests.dagster_ui import UI_GROUP, DagsterUI
 
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -54,7 +47,6 @@ DOT_COLOUR = """day => {
   return (dot && (dot.style.backgroundColor || dot.style.background)) || null;
 }"""  # the UI sets `background: var(--color-accent-…)`, which some renders expose only as `background`
 DIALOG_BUTTONS = re.compile(r"^(Skip|Dismiss|Close|Not now|No thanks|Got it|Done)$", re.IGNORECASE)
-UI_START_SECONDS = 300  # dagster dev: webserver, daemon, code server; minutes on a crowded 2-core box
 CHECK_STATUSES = """
 query($key: AssetKeyInput!) {
   assetNodeOrError(assetKey: $key) { ... on AssetNode {
@@ -68,32 +60,29 @@ query($key: AssetKeyInput!) {
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.xdist_group(UI_GROUP),
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian chromium (.ci/run installs it)"),
 ]
 
 
-def test_a_failed_agora_day_is_red_on_that_day_only_and_green_after_recovery(tmp_path: Path):
+def test_a_failed_agora_day_is_red_on_that_day_only_and_green_after_recovery(dagster_ui: DagsterUI):
     from playwright.sync_api import sync_playwright
 
-    yesterday = datetime.now(UTC).date() - timedelta(days=1)
-    days = [yesterday - timedelta(days=offset) for offset in (2, 1, 0)]
+    days = list(dagster_ui.days)  # the UI's partitions start at the first of them
     first, failed, last = (day.isoformat() for day in days)
-    home, lake, logs = tmp_path / "home", tmp_path / "data", tmp_path / "agora_logs"
-    home.mkdir()
-    shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
-    record_demo_start(str(lake), days[0])  # as `video-analytics demo` does: the UI's partitions start here
-    env = {"DAGSTER_HOME": str(home), "VIDEO_ANALYTICS_DATA_DIR": str(lake), "AGORA_LOG_ROOT": str(logs)}
-    with _environment(env) as instance:
-        defs = build_definitions(Settings(data_dir=str(lake), start_date=first))
+    logs = dagster_ui.agora_logs
+    with dagster_ui.instance() as instance:
+        defs = build_definitions(Settings(data_dir=str(dagster_ui.lake), start_date=first))
         for day in (days[0], days[2]):
             write_day(str(logs), day, 2_000, files=2)
         nightly_runs = [_nightly_run(defs, instance, day) for day in days]
         assert nightly_runs == [True, False, True], "the middle day has no logs yet"
 
-        with _ui(tmp_path, env) as url, sync_playwright() as playwright:
+        with _on_failure_print(dagster_ui), sync_playwright() as playwright:
+            url = dagster_ui.url
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
-            statuses = _graphql_statuses(url)
+            statuses = _graphql_statuses(dagster_ui)
             assert statuses["partitions"] == 3, "the sandbox's partitions start at the demo's first day"
             expected = [
                 (first, first, "SUCCEEDED"),
@@ -105,7 +94,7 @@ def test_a_failed_agora_day_is_red_on_that_day_only_and_green_after_recovery(tmp
 
             write_day(str(logs), days[1], 2_000, files=2)  # the logs arrive; the day is re-run
             assert _nightly_run(defs, instance, days[1])
-            statuses = _graphql_statuses(url)
+            statuses = _graphql_statuses(dagster_ui)
             assert statuses["checks"] == {name: [(first, last, "SUCCEEDED")] for name in statuses["checks"]}
             assert _dots(page, url, days) == {first: "green", failed: "green", last: "green"}
             browser.close()
@@ -121,9 +110,8 @@ def _nightly_run(defs: dg.Definitions, instance: dg.DagsterInstance, day: date) 
     return True
 
 
-def _graphql_statuses(url: str) -> dict:
-    variables = {"key": {"path": [ASSET]}}
-    body = graphql(f"{url}/graphql", CHECK_STATUSES, _UI_PROCESS[-1], variables, timeout=UI_START_SECONDS)
+def _graphql_statuses(ui: DagsterUI) -> dict:
+    body = ui.graphql(CHECK_STATUSES, {"key": {"path": [ASSET]}})
     node = body["data"]["assetNodeOrError"]
     checks = {
         check["name"]: [
@@ -179,53 +167,11 @@ def _dismiss_dialogs(page) -> None:
             page.locator(".bp5-overlay-backdrop").first.wait_for(state="detached", timeout=10_000)
 
 
-_UI_PROCESS: list[subprocess.Popen] = []
-
-
 @contextmanager
-def _ui(tmp_path: Path, env: dict[str, str]):
-    """`video-analytics ui` (sandbox, dagster dev) on a free port; its whole process group is stopped."""
-    port = free_port()
-    command = [sys.executable, "-m", "video_analytics.cli", "ui", "--port", str(port)]
-    log = (tmp_path / "ui.log").open("w")
-    server = subprocess.Popen(
-        command,
-        env={**os.environ, **env},
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    _UI_PROCESS.append(server)
+def _on_failure_print(ui: DagsterUI):
+    """The UI's log in the test's output when an assertion fails."""
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield
     except BaseException:
-        print((tmp_path / "ui.log").read_text()[-3000:])
+        print(ui.log_tail())
         raise
-    finally:
-        _UI_PROCESS.remove(server)
-        _stop_group(server)
-
-
-def _stop_group(server: subprocess.Popen) -> None:
-    os.killpg(server.pid, signal.SIGTERM)
-    with suppress(subprocess.TimeoutExpired):
-        server.wait(timeout=30)
-    with suppress(ProcessLookupError):
-        os.killpg(server.pid, signal.SIGKILL)  # code servers that outlive dagster dev's shutdown
-    server.wait(timeout=10)
-
-
-@contextmanager
-def _environment(env: dict[str, str]):
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    try:
-        with dg.DagsterInstance.get() as instance:
-            yield instance
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

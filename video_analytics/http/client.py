@@ -142,6 +142,7 @@ class ApiClient:
         timeout: float = 60.0,
         headers: dict[str, str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         random: Callable[[], float] = _random.random,
         transport: httpx.BaseTransport | None = None,
         account: str | None = None,
@@ -153,7 +154,7 @@ class ApiClient:
         self._sleep = sleep
         self._random = random
         self._bucket = (
-            account_limiter(name, account or self._account(base_url), rate_limit, rate_burst, sleep)
+            account_limiter(name, account or self._account(base_url), rate_limit, rate_burst, sleep, clock)
             if rate_limit
             else None
         )

@@ -120,6 +120,7 @@ def account_limiter(
     rate: float,
     burst: int | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> TokenBucket | SharedRateLimit:
     """The limiter for one vendor account: shared through Redis when ``VIDEO_ANALYTICS_RATE_LIMIT_URL``
     is set (read when a client is built, i.e. at run time in each worker), else in this process only.
@@ -129,7 +130,7 @@ def account_limiter(
     url = shared_rate_limit_url()
     if url:
         return SharedRateLimit(url, f"{api}:{account}", rate)
-    return TokenBucket(rate, burst=burst, sleep=sleep)
+    return TokenBucket(rate, burst=burst, clock=clock, sleep=sleep)
 
 
 def account_id(secret: str) -> str:

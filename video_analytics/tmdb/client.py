@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
@@ -49,7 +50,10 @@ class TMDBClient:
         rate_limit: float = DEFAULT_RATE,
         max_concurrency: int = 8,
         retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """`clock` and `sleep` pace the rate limit (and retries): tests pass a simulator's clock."""
         if read_access_token:
             auth: Any = BearerToken(read_access_token)
         elif api_key:
@@ -67,6 +71,8 @@ class TMDBClient:
             rate_burst=1,
             max_concurrency=max_concurrency,
             retry=retry,
+            clock=clock,
+            sleep=sleep,
         )
 
     def close(self) -> None:

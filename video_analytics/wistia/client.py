@@ -16,6 +16,8 @@ Where we differ from the original Glue script on purpose:
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
@@ -41,7 +43,10 @@ class WistiaClient:
         requests_per_minute: float = REQUESTS_PER_MINUTE * 0.95,
         max_concurrency: int = 4,
         retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """`clock` and `sleep` pace the rate limit and the waits for Retry-After: tests pass a simulator's."""
         self.max_concurrency = max_concurrency
         self.api = ApiClient(
             "wistia",
@@ -50,6 +55,8 @@ class WistiaClient:
             rate_limit=requests_per_minute / 60 if requests_per_minute else None,
             max_concurrency=max_concurrency,
             retry=retry or RetryPolicy(),
+            clock=clock,
+            sleep=sleep,
         )
 
     def close(self) -> None:

@@ -86,7 +86,7 @@ def test_a_truncated_gz_says_how_much_of_it_is_readable(tmp_path):
     cut = packed[: len(packed) // 2]
     (folder / "a.log.gz").write_bytes(cut)
     # independently: how many bytes the standard library inflates before the end of the data
-    readable = b""
+    readable = bytearray()  # not bytes: `+=` on bytes copies the whole prefix for every byte read
     with gzip.GzipFile(fileobj=io.BytesIO(cut)) as handle:
         try:
             while chunk := handle.read(1):

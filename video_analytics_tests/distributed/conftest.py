@@ -47,7 +47,7 @@ def redis_url() -> Iterator[str]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 10.0) -> None:
+def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 120.0) -> None:
     """Poll until the server accepts connections (a readiness probe, bounded by `timeout`)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

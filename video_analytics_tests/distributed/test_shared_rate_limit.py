@@ -4,8 +4,8 @@ limit together, and use most of it.
 The simulator counts every request it throttles. Its limit here is 120 requests per 6 s (20/s), so
 the measurement takes seconds, in a window long enough that the 5% margin absorbs a loaded host's
 jitter. Each process is configured like production, at 95% of the account's rate. This measures
-throughput on the limiter's real clock, bounded to a few seconds; it does not sleep to wait. The
-throughput test runs in `make test-cluster`, where nothing else competes for the cores.
+throughput on the limiter's real clock, bounded to a few seconds; it does not sleep to wait. Both
+throughput tests run in `make test-cluster`, where nothing else competes for the cores.
 """
 
 from __future__ import annotations
@@ -68,8 +68,11 @@ def test_processes_sharing_a_redis_limit_stay_under_the_account_limit(limited_wi
     assert rate <= LIMIT / WINDOW_SECONDS
 
 
+@quiet_machine[0]
+@quiet_machine[1]
 def test_without_the_shared_store_the_same_processes_are_throttled(limited_wistia):
-    """The bug this fixes: each process paces itself to 95% of the account, so together they exceed it."""
+    """The bug this fixes: each process paces itself to 95% of the account, so together they exceed it.
+    On the real clock too: on a crowded machine the processes may not get the CPU to exceed anything."""
     sim, env = limited_wistia
     _, throttled = _run_processes(sim, env, shared_url="", seconds=4.0)
     assert throttled > 0

@@ -28,7 +28,7 @@ from video_analytics.sandbox.demo import REPO_ROOT
 from video_analytics_tests.operations import monitored_defs
 from video_analytics_tests.support import free_port
 
-DEADLINE_SECONDS = 180.0  # generous: the machine may be loaded; polling ends as soon as it holds
+DEADLINE_SECONDS = 300.0  # generous: the machine may be loaded; polling ends as soon as it holds
 POOL = "vendor"
 
 

@@ -79,10 +79,28 @@ def test_persistent_429_fails_clearly_without_the_key(sim):
 
 
 def test_client_rate_stays_under_the_servers_limit(sim):
+    """The client's limiter and the server's on one clock, the simulator's, frozen and moved only by the
+    client's waits: the pace is checked exactly, whatever the machine's load. One thread, so each wait
+    follows its own reservation (the limiter's ordering of threads is tested in http/test_limits.py)."""
     sim.set_knobs({"max_rps": 40.0, "burst": 40})
-    with make_client(sim, rate_limit=38.0) as client:
+    sim.freeze_clock()
+    started = sim.monotonic()
+    pace = {"clock": sim.monotonic, "sleep": sim.advance, "max_concurrency": 1}
+    with make_client(sim, rate_limit=38.0, **pace) as client:
         client.movies([int(i) for i in sim.world.ids[:70]])
     assert sim.stats.snapshot()["throttled"] == 0
+    assert sim.monotonic() - started == pytest.approx(69 / 38)  # a burst of one, then 38 a second
+
+
+def test_a_client_faster_than_the_server_is_throttled_on_the_same_clock(sim):
+    """The counter-check of the test above: at 400/s the same 70 requests overrun 40/s plus a burst of 40."""
+    sim.set_knobs({"max_rps": 40.0, "burst": 40})
+    sim.freeze_clock()
+    pace = {"clock": sim.monotonic, "sleep": sim.advance, "max_concurrency": 1}
+    client = make_client(sim, rate_limit=400.0, retry=RetryPolicy(max_attempts=1), **pace)
+    with client, pytest.raises(ThrottledError):
+        client.movies([int(i) for i in sim.world.ids[:70]])
+    assert sim.stats.snapshot()["throttled"] >= 1
 
 
 def test_5xx_and_truncated_bodies_are_retried(sim):

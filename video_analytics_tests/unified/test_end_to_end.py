@@ -13,8 +13,10 @@ import pytest
 from video_analytics import cli
 from video_analytics.storage.parquet import list_partitions, read_table
 from video_analytics.storage.warehouse import run_sql
+from video_analytics_tests.support import DEMO_GROUP
 
 CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.xdist_group(DEMO_GROUP)
 #: platform -> (lake folder, date column, views column) of the source each platform's views come from.
 SOURCES = {
     "brightcove": ("daily_video_metrics", "date", "video_view"),

@@ -39,6 +39,7 @@ def healthy(request) -> Iterator[None]:
         sim, _ = request.getfixturevalue("wistia_sim")
         sim.faults.update(**Faults().snapshot())
         sim.set_knobs(FAST_KNOBS)
+        sim.clock_frozen_at, sim.clock_skew = None, 0.0
 
 
 @pytest.fixture

@@ -37,11 +37,15 @@ def test_events_of_a_range_are_paged_and_unique(sim, wistia):
 
 @pytest.mark.parametrize("status", [429, 503])
 def test_the_account_limit_is_waited_out_for_both_throttle_statuses(sim, wistia, status):
+    """Client and simulator on the simulator's clock, frozen, moved only by the client's waits for
+    Retry-After: the third request is throttled and the wait lets it through, whatever the load."""
     sim.set_knobs(
-        {"requests_per_minute": 2, "window_seconds": 0.3, "throttle_status": status, "retry_after": "0.3"}
+        {"requests_per_minute": 2, "window_seconds": 1.0, "throttle_status": status, "retry_after": "2"}
     )
+    sim.freeze_clock()
     sim.stats.reset()
-    with wistia.client() as client:
+    pace = {"clock": sim.monotonic, "sleep": sim.advance, "max_concurrency": 1}
+    with WistiaClient(wistia.api_token, base_url=wistia.base_url, requests_per_minute=0, **pace) as client:
         medias = client.list_medias()
         by_date = client.media_by_date(medias[0]["hashed_id"], TODAY - timedelta(days=2), TODAY)
         counters = client.counters()

@@ -66,10 +66,15 @@ def test_events_are_kept_two_years_only_and_some_lack_geo_data(wistia_sim):
 def test_requests_beyond_the_limit_get_the_throttle_status_and_retry_after(wistia_sim, status):
     sim, url = wistia_sim
     sim.set_knobs({"requests_per_minute": 3, "throttle_status": status, "retry_after": "7"})
+    sim.freeze_clock()  # the window moves only when the test says so
     responses = [get(url, "medias.json", per_page=1) for _ in range(4)]
     assert [r.status_code for r in responses[:3]] == [200, 200, 200]
     assert responses[3].status_code == status
     assert responses[3].headers["Retry-After"] == "7"
+    sim.advance(59)
+    assert get(url, "medias.json", per_page=1).status_code == status, "still within the minute"
+    sim.advance(2)
+    assert get(url, "medias.json", per_page=1).status_code == 200, "the first requests left the window"
 
 
 def test_media_show_by_hashed_or_numeric_id_and_errors(wistia_sim):

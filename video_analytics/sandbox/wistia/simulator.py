@@ -15,7 +15,6 @@ import dataclasses
 import math
 import string
 import threading
-import time
 from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -361,7 +360,7 @@ class WistiaSimulator(BaseSimulator):
     async def _rate_gate(self, request: Request, call) -> Response:
         """A sliding one-minute window per account; beyond it the throttle status with Retry-After."""
         async with self._window_lock:
-            now = time.monotonic()
+            now = self.monotonic()
             while self._window and now - self._window[0] >= self.knobs.window_seconds:
                 self._window.popleft()
             if len(self._window) >= self.knobs.requests_per_minute:
