@@ -12,6 +12,7 @@ possible here, and `.ci/run` installs chromium where it is missing.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -32,6 +33,11 @@ from video_analytics.sandbox.start_date import record_demo_start
 from video_analytics.settings import Settings
 from video_analytics_tests.support import free_port, graphql
 
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+except ImportError:  # the test is skipped without chromium; playwright is a dev dependency
+    PlaywrightTimeout = TimeoutError
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -42,6 +48,12 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ASSET, CHECK = "agora_session_stats", "unique_stream_per_day"
+DOT_COLOUR = """day => {
+  const row = document.querySelector(`div[data-tooltip="${day}"]`);
+  const dot = row && row.nextElementSibling;
+  return (dot && (dot.style.backgroundColor || dot.style.background)) || null;
+}"""  # the UI sets `background: var(--color-accent-…)`, which some renders expose only as `background`
+DIALOG_BUTTONS = re.compile(r"^(Skip|Dismiss|Close|Not now|No thanks|Got it|Done)$", re.IGNORECASE)
 UI_START_SECONDS = 300  # dagster dev: webserver, daemon, code server; minutes on a crowded 2-core box
 CHECK_STATUSES = """
 query($key: AssetKeyInput!) {
@@ -110,7 +122,8 @@ def _nightly_run(defs: dg.Definitions, instance: dg.DagsterInstance, day: date) 
 
 
 def _graphql_statuses(url: str) -> dict:
-    body = graphql(f"{url}/graphql", CHECK_STATUSES, _UI_PROCESS[-1], {"key": {"path": [ASSET]}})
+    variables = {"key": {"path": [ASSET]}}
+    body = graphql(f"{url}/graphql", CHECK_STATUSES, _UI_PROCESS[-1], variables, timeout=UI_START_SECONDS)
     node = body["data"]["assetNodeOrError"]
     checks = {
         check["name"]: [
@@ -122,21 +135,48 @@ def _graphql_statuses(url: str) -> dict:
 
 
 def _dots(page, url: str, days: list[date]) -> dict[str, str]:
-    """The colour of each day's status dot in the check's Partitions tab."""
-    page.goto(f"{url}/assets/{ASSET}?view=checks", timeout=120_000)
-    page.get_by_text(CHECK).first.wait_for(timeout=120_000)
-    skip = page.get_by_role("button", name="Skip")  # the community sign-up dialog of a fresh instance
-    if skip.count():
-        skip.click()
-    page.get_by_text(CHECK).first.click()
-    page.get_by_role("tab", name="Partitions").last.click()
+    """The colour of each day's status dot in the check's Partitions tab.
+
+    The check's page is opened by its URL (the UI's own link), not by clicking through the asset:
+    a fresh instance may lay a dialog over the page at any moment (sign-up, what's new), which takes
+    pointer clicks. Dialogs are dismissed, and the tab gets its click event directly.
+    """
+    page.goto(f"{url}/assets/{ASSET}?view=checks&checkDetail={CHECK}", timeout=120_000)
+    tab = page.get_by_role("tab", name="Partitions").last
+    tab.wait_for(timeout=120_000)
+    rows = {day: page.locator(f'div[data-tooltip="{day.isoformat()}"]').first for day in days}
+    for _ in range(3):
+        _dismiss_dialogs(page)
+        tab.dispatch_event("click")
+        try:
+            rows[days[-1]].wait_for(timeout=30_000)
+            break
+        except PlaywrightTimeout:
+            continue
     colours = {}
-    for day in days:
-        row = page.locator(f'div[data-tooltip="{day.isoformat()}"]').first
-        row.wait_for(timeout=60_000)
-        style = row.evaluate("element => element.nextElementSibling.style.backgroundColor")
-        colours[day.isoformat()] = style.removeprefix("var(--color-accent-").removesuffix(")")
+    for day in days:  # a row is drawn before its status arrives: wait for the dot's colour
+        try:
+            dot = page.wait_for_function(DOT_COLOUR, arg=day.isoformat(), timeout=60_000)
+        except PlaywrightTimeout:
+            html = rows[day].evaluate("e => e.parentElement.outerHTML") if rows[day].count() else "no row"
+            raise AssertionError(f"no status colour for {day} in the Partitions tab: {html[:2000]}") from None
+        colours[day.isoformat()] = dot.json_value().removeprefix("var(--color-accent-").removesuffix(")")
     return colours
+
+
+def _dismiss_dialogs(page) -> None:
+    """Close whatever dialog the UI shows (its own button if it has one, else Escape)."""
+    for _ in range(3):
+        dialogs = page.locator(".bp5-portal [role=dialog], .bp5-portal .bp5-dialog")
+        if not dialogs.count():
+            return
+        buttons = dialogs.first.get_by_role("button", name=DIALOG_BUTTONS)
+        if buttons.count():
+            buttons.first.dispatch_event("click")
+        else:
+            page.keyboard.press("Escape")
+        with suppress(PlaywrightTimeout):
+            page.locator(".bp5-overlay-backdrop").first.wait_for(state="detached", timeout=10_000)
 
 
 _UI_PROCESS: list[subprocess.Popen] = []

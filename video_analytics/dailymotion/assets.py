@@ -277,19 +277,26 @@ def _hours_inside_check(outside: int) -> dg.AssetCheckResult:
 )
 def dm_hourly_reports_checks(
     context: dg.AssetCheckExecutionContext, dailymotion: DailyMotionResource, hourly: pl.DataFrame
-) -> Iterator[dg.AssetCheckResult]:
+) -> Iterator[dg.AssetCheckResult | dg.Output | AssetCheckEvaluation]:
     """One result per check and day, against that day's materialization in this run, so a bad day
-    marks that day; then the run's overall result (Dagster maps a check output of a multi-day run to
-    no partition)."""
+    marks that day only. A one-day run reports plain results (Dagster files them under its day); a
+    multi-day run closes each check's output empty and yields one evaluation per day, because Dagster
+    files a plain result of a range run under no day at all (docs/checks.md)."""
     days = run_days(context.run.tags)
     raw, targets = _load_facts(context.instance, context.run.run_id)
     vtr_max = dailymotion.view_through_rate_max
-    if len(days) > 1:
-        for day in days:
-            rows = hourly.filter(pl.col("day") == day)
-            for result in hourly_checks(rows, [day], vtr_max, raw):
-                context.op_execution_context.log_event(_day_evaluation(result, day, targets))
-    yield from hourly_checks(hourly, days, vtr_max, raw)
+    if len(days) == 1:
+        yield from hourly_checks(hourly, days, vtr_max, raw)
+        return
+    selected = context.selected_asset_check_keys
+    assets_def = context.op_execution_context.assets_def
+    for key in sorted(selected, key=str):
+        yield dg.Output(None, output_name=assets_def.get_output_name_for_asset_check_key(key))
+    for day in days:
+        rows = hourly.filter(pl.col("day") == day)
+        for result in hourly_checks(rows, [day], vtr_max, raw):
+            if dg.AssetCheckKey(HOURLY, result.check_name) in selected:
+                yield _day_evaluation(result, day, targets)
 
 
 def _day_evaluation(

@@ -8,16 +8,20 @@ run by row count and a content hash of the sorted rows.
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import dagster as dg
 import httpx
 import polars as pl
 import pytest
+import sqlalchemy as sa
 
 from video_analytics.dailymotion import assets as dma
 from video_analytics.dailymotion import resources as dm_resources
 from video_analytics.dailymotion.resources import DailyMotionResource
+from video_analytics.instance import with_psycopg2_driver
+from video_analytics.sandbox.demo import REPO_ROOT
 from video_analytics_tests.dailymotion.test_sensor_e2e import Driver, day_keys
 
 DAYS = ("2024-02-01", "2024-02-02")
@@ -110,8 +114,39 @@ def test_token_expiry_before_every_tick_and_run_gives_the_same_content(dm, fault
     assert dm.sim.stats.snapshot()["rejected_tokens"] >= 1
 
 
-def test_no_secret_is_stored_anywhere_under_the_instance_or_the_lake(dm, fault_free, tmp_path, monkeypatch):
-    """Event logs, compute logs, run config, run storage (SQLite), the lake: byte for byte."""
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def instance_home(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str | None]:
+    """DAGSTER_HOME with the repo's dagster.yaml: SQLite there, or PostgreSQL (VIDEO_ANALYTICS_PG_URL);
+    compute logs on disk there either way."""
+    home = tmp_path / "instance"
+    home.mkdir()
+    shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    postgres_url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    if postgres_url:
+        monkeypatch.setenv("VIDEO_ANALYTICS_PG_URL", postgres_url)
+    else:
+        monkeypatch.delenv("VIDEO_ANALYTICS_PG_URL", raising=False)
+    return home, postgres_url
+
+
+def postgres_rows(url: str) -> list[str]:
+    """Every row of every table of the instance's database, as text."""
+    engine = sa.create_engine(with_psycopg2_driver(url))
+    try:
+        with engine.connect() as con:
+            tables = sa.inspect(con).get_table_names()
+            queries = [sa.text(f'SELECT t::text FROM "{table}" t') for table in tables]
+            return [row for query in queries for row in con.execute(query).scalars()]
+    finally:
+        engine.dispose()
+
+
+def test_no_secret_is_stored_anywhere_under_the_instance_or_the_lake(
+    dm, fault_free, tmp_path, monkeypatch, instance_home
+):
+    """Event logs, compute logs, run config, run storage (SQLite files or PostgreSQL rows), the lake."""
+    home, postgres_url = instance_home
     monkeypatch.setattr(dm.sim, "client_secret", FAKE_SECRET)
     monkeypatch.setattr(dm_resources, "_AUTHS", {})
     env = dm.sim.env(dm.url)
@@ -128,14 +163,19 @@ def test_no_secret_is_stored_anywhere_under_the_instance_or_the_lake(dm, fault_f
         failure_backoff_seconds=0.0,
     )
     dm.knobs(throttle_next=2, retry_after_header="0", error_next=2)  # errors get logged
-    home = tmp_path / "instance"
-    home.mkdir()
-    with dg.DagsterInstance.local_temp(str(home)) as instance:  # SQLite storage and compute logs on disk
+    with dg.DagsterInstance.get() as instance:
         load(dm, instance, tmp_path / "lake", resource, each_tick=lambda: expire_tokens(dm))
+        run_ids = [run.run_id for run in instance.get_runs()]
     assert content(tmp_path / "lake") == fault_free
     tokens = list(dm.sim._tokens)  # every access token issued in this test
-    secrets = [FAKE_SECRET.encode(), *(t.encode() for t in tokens)]
+    secrets = [FAKE_SECRET, *tokens]
     files = [p for p in [*home.rglob("*"), *(tmp_path / "lake").rglob("*")] if p.is_file()]
-    assert len(files) > 10 and any(p.suffix == ".db" for p in files)
-    leaks = [(str(p), s[:8]) for p in files for s in secrets if s in p.read_bytes()]
+    compute_logs = [p for p in files if p.suffix in (".out", ".err") and p.stat().st_size]
+    assert compute_logs, "the runs' captured stdout/stderr are among the files searched"
+    assert postgres_url or any(p.suffix == ".db" for p in files)
+    leaks = [(str(p), s[:8]) for p in files for s in secrets if s.encode() in p.read_bytes()]
     assert leaks == []
+    if postgres_url:
+        rows = postgres_rows(postgres_url)
+        assert all(any(run_id in row for row in rows) for run_id in run_ids), "the runs are stored there"
+        assert [(row[:80], s[:8]) for row in rows for s in secrets if s in row] == []

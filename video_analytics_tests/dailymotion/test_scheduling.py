@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -246,3 +247,30 @@ def test_a_cursor_from_before_request_times_still_loads():
     old = {**sch.empty_state(), "requested": [["2024-02-01", "2024-02-02"]]}
     state = sch.load_state(json.dumps(old))
     assert state["requested"] == {"2024-02-01": 0.0, "2024-02-02": 0.0} and state["fetched"] == {}
+
+
+def test_loaded_days_are_asked_again_only_in_the_re_pull_window_or_on_request_and_the_log_says_why():
+    """Loaded: 02-27 (asked before it settled, but outside the 2-day re-pull window), 02-28 (asked
+    after it settled), 02-29 (asked before it settles at 09:00 on 03-01) and 02-20 (old)."""
+    api, config = FakeApi(), sch.SchedulerConfig(lookback_days=2, settle_days=2, settle_hours=9)
+    settled_at = datetime(2024, 3, 1, 9, tzinfo=UTC).timestamp()
+    asked_at = {
+        "2024-02-20": settled_at - 200 * 3600,
+        "2024-02-27": settled_at - 80 * 3600,
+        "2024-02-28": settled_at - 20 * 3600,
+        "2024-02-29": settled_at - 8 * 3600,
+    }
+
+    def tick_at(now: float, state: dict, requests=()) -> sch.TickResult:
+        ticked = inputs(now=now, materialized=asked_at, requests=requests, last=date(2024, 2, 29))
+        return sch.tick(state, replace(ticked, loaded_asked_at=asked_at), api, config)
+
+    quiet = tick_at(settled_at - 60, sch.empty_state())
+    assert api.asked == [] and quiet.log == []  # all loaded, none settled since: nothing asked or said
+    due = tick_at(settled_at, quiet.state, requests=[("2024-02-20", "2024-02-20")])
+    assert sorted(api.asked) == [("2024-02-20", "2024-02-20"), ("2024-02-29", "2024-02-29")]
+    assert [line for line in due.log if line.startswith("re-pulling")] == [
+        "re-pulling 2024-02-29: loaded from a report asked before the day settled (9 h after its end, UTC; "
+        "the last 2 day(s) are re-pulled once)",
+        "re-pulling 2024-02-20: already loaded, asked for again",
+    ]

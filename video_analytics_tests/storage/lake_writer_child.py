@@ -2,8 +2,10 @@
 
 Run as ``python -m video_analytics_tests.storage.lake_writer_child ROOT PAUSE_AT NTH PER_DAY VERSION``:
 it materializes :func:`events_asset` over ``DAYS`` through :class:`ParquetLakeIOManager` and, at the
-NTH temp file, prints ``paused <temp path>`` and blocks until killed. PAUSE_AT is ``created`` (the temp
-file exists, 0 bytes) or ``renaming`` (it is complete and fsynced, the rename has not happened).
+NTH temp file, prints ``paused <temp path>`` and blocks until killed, or until its stdin closes (then it
+goes on: operations/test_overlapping_backfills.py holds a run mid-write that way). PAUSE_AT is
+``created`` (the temp file exists, 0 bytes) or ``renaming`` (it is complete and fsynced, the rename
+has not happened).
 The test imports :func:`events_asset` too, so the killed run and the re-run write the same asset.
 """
 
@@ -56,7 +58,7 @@ def materialize_days(root: str, per_day: int, version: int) -> bool:
     return result.success
 
 
-def _pause_the_writer(pause_at: str, nth: int) -> None:
+def pause_the_writer(pause_at: str, nth: int) -> None:
     """Wrap ``os.open``/``os.replace`` so the NTH temp file's write stops at ``pause_at``."""
     seen = {"created": 0, "renaming": 0}
     real_open, real_replace = os.open, os.replace
@@ -65,7 +67,7 @@ def _pause_the_writer(pause_at: str, nth: int) -> None:
         seen[point] += 1
         if point == pause_at and seen[point] == nth:
             print(f"paused {path}", flush=True)
-            sys.stdin.read()  # the parent SIGKILLs us here
+            sys.stdin.read()  # until the parent SIGKILLs us, or closes our stdin to let us go on
 
     def open_then_pause(path, flags, mode=0o777, *args, **kwargs):
         fd = real_open(path, flags, mode, *args, **kwargs)
@@ -83,6 +85,6 @@ def _pause_the_writer(pause_at: str, nth: int) -> None:
 
 if __name__ == "__main__":
     root, pause_at, nth, per_day, version = sys.argv[1:6]
-    _pause_the_writer(pause_at, int(nth))
+    pause_the_writer(pause_at, int(nth))
     materialize_days(root, int(per_day), int(version))
     print("finished", flush=True)
