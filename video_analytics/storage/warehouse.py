@@ -29,7 +29,6 @@ import fsspec
 import polars as pl
 
 from video_analytics.storage.parquet import resolve_storage_options
-from video_analytics.unified.views import create_unified_views
 
 #: Marks views this module owns, so a rebuild can drop views whose table folder vanished.
 VIEW_MARKER = "video_analytics lake view"
@@ -178,7 +177,6 @@ def build_warehouse(
         )
         for statement in extra_sql:
             con.execute(statement)
-        create_unified_views(con)
         return {name: _count(con, name) for name in sorted(tables)}
     finally:
         con.close()

@@ -95,7 +95,8 @@ def duckdb_warehouse_asset(tables: Sequence[dg.AssetKey]) -> dg.AssetsDefinition
         pool=POOL,
         automation_condition=REBUILD_WHEN_TABLES_LAND,
         description="DuckDB views over the Parquet lake: one per table, plus the SQL views of "
-        "video_analytics/warehouse/sql (TMDB's analytics views and original table names). Rebuilt "
+        "video_analytics/warehouse/sql (TMDB's analytics views and original table names, the "
+        "cross-platform views). Rebuilt "
         "automatically when a table lands; `video-analytics sql` queries it.",
     )
     def duckdb_warehouse(context: dg.AssetExecutionContext, duckdb_warehouse: DuckDBWarehouse):

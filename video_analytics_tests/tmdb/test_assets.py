@@ -15,12 +15,13 @@ from video_analytics.sandbox.demo_steps import run_step
 from video_analytics.sandbox.tmdb.demo import HISTORY_DAYS
 from video_analytics.settings import Settings
 from video_analytics.storage.parquet import ParquetLakeIOManager
-from video_analytics.storage.warehouse import build_warehouse, run_sql
+from video_analytics.storage.warehouse import run_sql
 from video_analytics.tmdb import assets as ta
 from video_analytics.tmdb import definitions as tdefs
 from video_analytics.tmdb import transforms
 from video_analytics.tmdb.resources import TMDBResource, tmdb_resource
-from video_analytics.warehouse.views import duckdb_sql, registered_views
+from video_analytics.warehouse.assets import build_duckdb_warehouse
+from video_analytics.warehouse.views import registered_views
 from video_analytics_tests.tmdb.conftest import TODAY, make_resource
 
 RANGE = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
@@ -165,8 +166,7 @@ def test_throttling_during_a_run_is_survived_and_reported(sim, tmp_path, lake):
 
 def build_views(lake: Path, db: str) -> None:
     """The DuckDB warehouse as its asset builds it: lake views plus the SQL files' views."""
-    views = [duckdb_sql(v) for v in registered_views()]
-    build_warehouse(str(lake), db, extra_sql=views)
+    build_duckdb_warehouse(str(lake), db)
 
 
 def test_every_view_returns_rows(lake, tmp_path):
