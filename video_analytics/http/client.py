@@ -83,6 +83,8 @@ def shared_ssl_context() -> ssl.SSLContext:
     backfill built dozens. httpx reads ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` as before, once, when
     the process builds its first client.
     """
+    import httpx
+
     return httpx.create_ssl_context(trust_env=True)
 
 
