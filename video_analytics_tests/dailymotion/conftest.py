@@ -55,10 +55,14 @@ def dm_server():
 @pytest.fixture
 def dm(dm_server):
     """The module's simulator, reset to healthy defaults (no faults, no reports, clock at zero)."""
-    sim = dm_server.sim
+    reset(dm_server.sim)
+    yield dm_server
+
+
+def reset(sim: DailyMotionSimulator) -> None:
+    """Healthy defaults; reports finish at once, so no test waits on the wall clock for one."""
     sim.faults.update(**Faults().snapshot())
     sim.knobs = DailyMotionKnobs(report_delay=0.0)
     sim.reports.clear()
     sim.clock_offset = 0.0
     sim.stats.reset()
-    yield dm_server

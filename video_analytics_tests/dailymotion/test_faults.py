@@ -22,6 +22,7 @@ from video_analytics.dailymotion import resources as dm_resources
 from video_analytics.dailymotion.resources import DailyMotionResource
 from video_analytics.instance import with_psycopg2_driver
 from video_analytics.sandbox.demo import REPO_ROOT
+from video_analytics_tests.dailymotion.conftest import reset
 from video_analytics_tests.dailymotion.test_sensor_e2e import Driver, day_keys
 
 DAYS = ("2024-02-01", "2024-02-02")
@@ -61,8 +62,7 @@ def load(dm, instance, lake: Path, resource: DailyMotionResource, after_ask=None
 
 @pytest.fixture(scope="module")
 def fault_free(dm_server, tmp_path_factory):
-    sim = dm_server.sim
-    sim.reports.clear()
+    reset(dm_server.sim)
     lake = tmp_path_factory.mktemp("fault-free") / "lake"
     with dg.DagsterInstance.ephemeral() as instance:
         load(dm_server, instance, lake, dm_server.resource(lookback_days=0))
