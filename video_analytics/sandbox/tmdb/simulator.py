@@ -248,6 +248,12 @@ class TMDBSimulator(BaseSimulator):
             env["TMDB_REQUESTS_PER_SECOND"] = f"{self.client_rate:g}"
         return env
 
+    def set_knobs(self, values: dict[str, Any]) -> None:
+        """A changed limit starts with a full bucket (tests and the admin endpoint rely on that)."""
+        super().set_knobs(values)
+        with self._bucket_lock:
+            self._tokens, self._stamp = float(self.knobs.burst), self.monotonic()
+
     def routes(self) -> list[Route]:
         def api(endpoint: str, handler):
             async def endpoint_fn(request: Request) -> Response:
@@ -286,7 +292,8 @@ class TMDBSimulator(BaseSimulator):
         if knobs.rate_limit_enabled:
             with self._bucket_lock:
                 now = self.monotonic()
-                self._tokens = min(knobs.burst, self._tokens + (now - self._stamp) * knobs.max_rps)
+                elapsed = max(0.0, now - self._stamp)  # a test may unwind the clock it had advanced
+                self._tokens = min(knobs.burst, self._tokens + elapsed * knobs.max_rps)
                 self._stamp = now
                 allowed = self._tokens >= 1
                 if allowed:
