@@ -194,3 +194,16 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     terminalreporter.write_sep("=", f"CPU seconds per test: {sum(_CPU_BY_TEST.values()):.1f} in all")
     for nodeid, seconds in ranked[: count or None]:
         terminalreporter.write_line(f"{seconds:8.2f}  {nodeid}")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Fail at once if `--dist loadgroup` stops grouping: the shared demo run and `dagster dev` would
+    then be built on every worker (pytest 9.2 with xdist 3.8 does that silently, pytest-xdist#1386)."""
+    if getattr(config.option, "loadgroup", False):
+        grouped = [item for item in items if item.get_closest_marker("xdist_group")]
+        if grouped and not any("@" in item.nodeid for item in grouped):
+            raise pytest.UsageError(
+                "pytest-xdist's --dist loadgroup is not grouping xdist_group tests with this pytest "
+                f"({pytest.__version__}): install the versions in constraints.txt (`make install-dev`)"
+            )
