@@ -118,7 +118,7 @@ def timed(function) -> tuple[object, Timing]:
 
 def engine_run(folder: Path, day: date, custom_fields: bool):
     from video_analytics.agora.client import LogReader
-    from video_analytics.agora.custom_fields import BUILT_IN
+    from video_analytics.agora.field_config import BUILT_IN
     from video_analytics.agora.engine import analyse_day
 
     return analyse_day(LogReader(str(folder)), day, fields=BUILT_IN if custom_fields else ())

@@ -5,15 +5,18 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import polars as pl
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,  # not exported by dagster 1.13; stable serdes record
 )
 from dagster_shared.record import replace
 
 from video_analytics.partitions import daily_partitions, partition_days
+
+if TYPE_CHECKING:  # polars is imported where frames are made: this module loads with the definitions
+    import polars as pl
 
 
 def references_check(
@@ -28,6 +31,8 @@ def references_check(
     A warning, not a failure: facts usually arrive before the next refresh of their dimension, and
     dropping them would lose data; the examples tell the user which keys to look for.
     """
+    import polars as pl
+
     columns = [key] if isinstance(key, str) else list(key)
     known_keys = known.to_frame(columns[0]) if isinstance(known, pl.Series) else known.select(columns)
     missing = frame.select(columns).unique().join(known_keys.unique(), on=columns, how="anti").sort(columns)
@@ -66,6 +71,8 @@ def within_check(
     asset_key: str | None = None,
 ) -> dg.AssetCheckResult:
     """Flag rows whose `column` lies outside [low, high] (nulls pass: "not reported" is not "wrong")."""
+    import polars as pl
+
     rows = frame.filter(~pl.col(column).is_between(low, high)).height if frame.height else 0
     return dg.AssetCheckResult(
         check_name=check_name,
@@ -206,6 +213,8 @@ def checks_per_day(
 
 def _day_of(frame: pl.DataFrame, column: str) -> pl.Expr:
     """The day of the partition column (a Date, a Datetime or an ISO string), as a Date."""
+    import polars as pl
+
     dtype = frame.schema[column]
     if dtype == pl.Date or isinstance(dtype, pl.Datetime):
         return pl.col(column).cast(pl.Date)

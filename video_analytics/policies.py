@@ -5,13 +5,15 @@ Applied at the root (as dagster-open-platform does) so a source's assets cannot 
 
 from __future__ import annotations
 
+import dis
 import hashlib
+import importlib.util
 import inspect
 import linecache
 import sys
 from collections.abc import Iterator, Sequence
 from functools import cache
-from types import CodeType
+from types import CodeType, FunctionType, ModuleType
 
 import dagster as dg
 
@@ -28,21 +30,58 @@ def logic_version(assets_def: dg.AssetsDefinition) -> str:
 
     That is where an asset's logic lives (assets wire a client to pure transforms: `transforms`,
     `engine`, `conform`, ...), so a change there marks the asset's materializations as made by older
-    code in the UI, and nothing else does.
+    code in the UI, and nothing else does. "Uses": imported at the top of the asset's module, or inside
+    one of its functions (the transforms are, so loading the definitions does not import polars); the
+    sources are read from the files, so the version is the same whether a step has imported them yet.
     """
     fn = assets_def.op.compute_fn.decorated_fn
     package = fn.__module__.rsplit(".", 1)[0] + "."
+    module = sys.modules[fn.__module__]
     used = {
         inspect.getmodule(value)
-        for value in vars(sys.modules[fn.__module__]).values()
+        for value in vars(module).values()
         if inspect.ismodule(value) or inspect.isfunction(value) or inspect.isclass(value)
     }
-    modules = sorted(
-        (m for m in used if m is not None and m.__name__.startswith(package) and m.__name__ != fn.__module__),
-        key=lambda m: m.__name__,
-    )
-    sources = [function_source(fn), *(_module_source(m.__name__) for m in modules)]
+    names = {m.__name__ for m in used if m is not None} | _imported_in_functions(module, fn, package)
+    modules = sorted(name for name in names if name.startswith(package) and name != fn.__module__)
+    sources = [function_source(fn), *(_module_source(name) for name in modules)]
     return hashlib.sha256("\n".join(sources).encode()).hexdigest()[:12]
+
+
+def _imported_in_functions(module: ModuleType, fn: FunctionType, package: str) -> set[str]:
+    """The modules of `package` that `import` statements inside `fn` and the module's functions name
+    (`from <package> import transforms`: `<package>.transforms`), read off the bytecode: nothing is
+    imported."""
+    return _imported_in(fn.__code__, package) | _imported_in_module(module.__name__, package)
+
+
+@cache
+def _imported_in_module(name: str, package: str) -> frozenset[str]:
+    values = list(vars(sys.modules[name]).values())
+    functions = [v for v in values if isinstance(v, FunctionType)]
+    functions += [
+        member
+        for value in values
+        if inspect.isclass(value) and value.__module__ == name
+        for member in vars(value).values()
+        if isinstance(member, FunctionType)
+    ]
+    return frozenset(found for function in functions for found in _imported_in(function.__code__, package))
+
+
+def _imported_in(code: CodeType, package: str) -> set[str]:
+    names: set[str] = set()
+    for each in _code_objects(code):
+        if not any(name.startswith(package[:-1]) for name in each.co_names):
+            continue  # no import of the package here (the quick test: most functions)
+        source = ""
+        for instruction in dis.get_instructions(each):
+            if instruction.opname == "IMPORT_NAME":
+                source = instruction.argval
+                names.add(source)
+            elif instruction.opname == "IMPORT_FROM" and source == package[:-1]:
+                names.add(f"{source}.{instruction.argval}")  # a module, or a name dropped below
+    return {name for name in names if name.startswith(package) and importlib.util.find_spec(name)}
 
 
 def function_source(fn) -> str:
@@ -63,7 +102,9 @@ def _code_objects(code: CodeType) -> Iterator[CodeType]:
 
 @cache
 def _module_source(name: str) -> str:
-    return inspect.getsource(sys.modules[name])
+    """The module's file, as `inspect.getsource` gives it, without importing the module."""
+    spec = importlib.util.find_spec(name)
+    return "".join(linecache.getlines(spec.origin))
 
 
 def apply_house_policies(defs: dg.Definitions, owners: dict[str, list[str]]) -> dg.Definitions:

@@ -2,7 +2,7 @@
 
 The logger sends custom fields the original parsed and then dropped (`x_stream_size`, `x_bandwidth`,
 `x_encoding_name`, `x_flash_player`, `x_start_time`). The ones with a meaning today become columns
-(`BUILT_IN`): the HLS rendition bitrate a stream played (`x_stream_size`, "1172, 391, ..." kbps),
+(`field_config.BUILT_IN`): the HLS rendition bitrate a stream played (`x_stream_size`, "1172, 391, ..." kbps),
 the bandwidth the player measured, the encoding. `x_flash_player` (Flash is gone) and `x_start_time`
 (always 0 in the logs we know) are not aggregated; a user can add them, or any other key, without code
 through `AGORA_CUSTOM_FIELDS`, a JSON list such as
@@ -20,99 +20,12 @@ unparsable timestamp do not count.
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import polars as pl
 
 from video_analytics.agora import parsing
-
-SETTING = "AGORA_CUSTOM_FIELDS"
-#: first/last: in delivery order (file, line); min/max/mean/sum: of the values read as numbers (a value
-#: that is not a number counts as missing); distinct_count: distinct non-empty values.
-AGGREGATES = ("first", "last", "min", "max", "mean", "sum", "distinct_count")
-NUMERIC = ("min", "max", "mean", "sum")
-_KEY = re.compile(r"^[A-Za-z_][\w-]*$")
-_COLUMN = re.compile(r"^[a-z_][a-z0-9_]*$")
-
-
-class CustomFieldError(ValueError):
-    """A configured custom field is malformed (says which setting and entry to fix)."""
-
-
-@dataclass(frozen=True)
-class CustomField:
-    key: str  # the log key, e.g. x_stream_size
-    column: str  # the output column of agora_session_stats
-    aggregate: str  # one of AGGREGATES
-
-    @property
-    def dtype(self) -> pl.DataType:
-        if self.aggregate in NUMERIC:
-            return pl.Float64()
-        return pl.Int64() if self.aggregate == "distinct_count" else pl.String()
-
-
-BUILT_IN = (
-    CustomField("x_stream_size", "stream_bitrate_kbps_mean", "mean"),
-    CustomField("x_stream_size", "stream_bitrate_kbps_max", "max"),
-    CustomField("x_stream_size", "stream_bitrate_renditions", "distinct_count"),
-    CustomField("x_encoding_name", "encoding_name", "first"),
-    CustomField("x_bandwidth", "bandwidth_mean", "mean"),
-    CustomField("x_bandwidth", "bandwidth_min", "min"),
-)
-
-
-def parse_setting(raw: str | None, reserved: Iterable[str] = ()) -> tuple[CustomField, ...]:
-    """`AGORA_CUSTOM_FIELDS` (a JSON list of {key, column, aggregate}) -> the user's fields, validated.
-    `reserved`: columns that already exist (the stream's own and the built-in fields)."""
-    if not raw or not raw.strip():
-        return ()
-    try:
-        entries = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise CustomFieldError(f"{SETTING} is not valid JSON: {exc.msg}") from exc
-    if not isinstance(entries, list):
-        raise CustomFieldError(f"{SETTING} must be a JSON list of {{key, column, aggregate}} objects")
-    return validate([_entry(i, e) for i, e in enumerate(entries)], reserved)
-
-
-def _entry(index: int, entry: object) -> CustomField:
-    where = f"{SETTING}[{index}]"
-    if not isinstance(entry, dict) or not isinstance(entry.get("key"), str):
-        raise CustomFieldError(f'{where} must be an object with a "key" (the log key, e.g. "x_player")')
-    unknown = set(entry) - {"key", "column", "aggregate"}
-    if unknown:
-        raise CustomFieldError(
-            f"{where}: unknown entries {sorted(unknown)} (allowed: key, column, aggregate)"
-        )
-    key = entry["key"]
-    return CustomField(
-        key, str(entry.get("column") or key.lower().replace("-", "_")), str(entry.get("aggregate", "first"))
-    )
-
-
-def validate(fields: Sequence[CustomField], reserved: Iterable[str] = ()) -> tuple[CustomField, ...]:
-    taken = set(reserved)
-    for index, field in enumerate(fields):
-        where = f"{SETTING}[{index}]"
-        if not _KEY.match(field.key):
-            raise CustomFieldError(f"{where}: key {field.key!r} is not a log key (letters, digits, _ and -)")
-        if field.aggregate not in AGGREGATES:
-            raise CustomFieldError(
-                f"{where}: aggregate {field.aggregate!r} is not one of {', '.join(AGGREGATES)}"
-            )
-        if not _COLUMN.match(field.column):
-            raise CustomFieldError(
-                f"{where}: column {field.column!r} must be lower-case letters, digits and _"
-            )
-        if field.column in taken:
-            raise CustomFieldError(f"{where}: column {field.column!r} already exists; choose another name")
-        taken.add(field.column)
-    return tuple(fields)
-
+from video_analytics.agora.field_config import NUMERIC, CustomField
 
 # --- per block: partial rows per stream -----------------------------------------------------------
 #
@@ -230,9 +143,15 @@ def shift(partial: pl.DataFrame | None, seq: int) -> pl.DataFrame | None:
     return partial.with_columns(pl.col(c) + seq for c in partial.columns if c.endswith("__seq"))
 
 
+def _dtype(field: CustomField) -> pl.DataType:
+    if field.aggregate in NUMERIC:
+        return pl.Float64()
+    return pl.Int64() if field.aggregate == "distinct_count" else pl.String()
+
+
 def reduce(partials: list[pl.DataFrame], fields: Sequence[CustomField]) -> pl.DataFrame:
     """Partials of a day (in block order) -> one row per stream key with the output columns."""
-    schema = {"key": pl.String(), **{f.column: f.dtype for f in fields}}
+    schema = {"key": pl.String(), **{f.column: _dtype(f) for f in fields}}
     if not partials:
         return pl.DataFrame(schema=schema)
     reduced = (

@@ -28,12 +28,9 @@ from pathlib import Path
 
 import polars as pl
 
-from video_analytics.agora import custom_fields, linescan, parsing, stream_events, stream_walk
-from video_analytics.agora.client import UTF8_REPLACED, EmptyDayError, LogReader
+from video_analytics.agora import custom_fields, field_config, linescan, parsing, stream_events, stream_walk
+from video_analytics.agora.client import DEFAULT_BUCKET_LINES, UTF8_REPLACED, EmptyDayError, LogReader
 
-#: Lines per aggregation bucket of a spilled day: the aggregation's transient memory grows with the
-#: bucket (measured on a 10M-line day: peak 1.70 GB with 1.6M-line buckets, 1.32 GB with 400k).
-DEFAULT_BUCKET_LINES = 400_000
 #: Days up to this many lines are aggregated in memory, in one bucket, when the native scanner reads
 #: them (measured peak RSS: 0.57 GB for 1M lines, 0.92 GB for 2M, 1.12 GB for 2.5M). Sized in lines,
 #: not bytes: memory follows the number of events, and short lines put more of them in the same bytes.
@@ -316,7 +313,7 @@ def analyse_day(
     bucket_lines: int = DEFAULT_BUCKET_LINES,
     in_memory_lines: int | None = None,
     log: Callable[[str], None] = lambda _: None,
-    fields: tuple[custom_fields.CustomField, ...] = (),
+    fields: tuple[field_config.CustomField, ...] = (),
     warn: Callable[[str], None] | None = None,
     scan_threads: int | None = None,
 ) -> DayResult:

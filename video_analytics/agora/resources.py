@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 from pydantic import Field
 
-from video_analytics.agora import custom_fields, engine
-from video_analytics.agora.client import DEFAULT_BLOCK_BYTES, LogReader
-from video_analytics.agora.engine import DEFAULT_BUCKET_LINES
-from video_analytics.agora.geoip import GeoLookup
+from video_analytics.agora import field_config
+from video_analytics.agora.client import DEFAULT_BLOCK_BYTES, DEFAULT_BUCKET_LINES, LogReader
 from video_analytics.settings import Settings, SettingsError
+
+if TYPE_CHECKING:  # imports polars: the step that looks up places imports it, not the definitions
+    from video_analytics.agora.geoip import GeoLookup
 
 
 class AgoraCustomField(dg.Config):
@@ -17,7 +20,7 @@ class AgoraCustomField(dg.Config):
 
     key: str = Field(description="The log key, e.g. x_flash_player.")
     column: str = Field(description="The output column (lower-case letters, digits, _).")
-    aggregate: str = Field(default="first", description=f"One of {', '.join(custom_fields.AGGREGATES)}.")
+    aggregate: str = Field(default="first", description=f"One of {', '.join(field_config.AGGREGATES)}.")
 
 
 class AgoraLogsResource(dg.ConfigurableResource):
@@ -51,14 +54,18 @@ class AgoraLogsResource(dg.ConfigurableResource):
         description="Extra log keys aggregated per stream, besides the built-in ones (AGORA_CUSTOM_FIELDS).",
     )
 
-    def field_specs(self) -> tuple[custom_fields.CustomField, ...]:
+    def field_specs(self) -> tuple[field_config.CustomField, ...]:
         """The built-in custom fields plus the configured ones, validated against existing columns."""
-        built_in = custom_fields.BUILT_IN
+        from video_analytics.agora import engine
+
+        built_in = field_config.BUILT_IN
         reserved = [*engine.empty_sessions().columns, *(f.column for f in built_in)]
-        configured = [custom_fields.CustomField(f.key, f.column, f.aggregate) for f in self.custom_fields]
-        return built_in + custom_fields.validate(configured, reserved)
+        configured = [field_config.CustomField(f.key, f.column, f.aggregate) for f in self.custom_fields]
+        return built_in + field_config.validate(configured, reserved)
 
     def geo_lookup(self) -> GeoLookup:
+        from video_analytics.agora.geoip import GeoLookup
+
         return GeoLookup.open(self.geoip_database, self.isp_database)
 
     scan_threads: int = Field(
@@ -77,8 +84,8 @@ def configured_custom_fields(settings: Settings) -> list[AgoraCustomField]:
     """AGORA_CUSTOM_FIELDS: a JSON list of {key, column, aggregate} (checked again against the output
     columns when the run starts)."""
     try:
-        fields = custom_fields.parse_setting(settings.agora.custom_fields)
-    except custom_fields.CustomFieldError as exc:
+        fields = field_config.parse_setting(settings.agora.custom_fields)
+    except field_config.CustomFieldError as exc:
         raise SettingsError(str(exc)) from exc
     return [AgoraCustomField(key=f.key, column=f.column, aggregate=f.aggregate) for f in fields]
 

@@ -1,17 +1,20 @@
 """Brightcove assets: the CMS catalogue, recently viewed videos and daily per-video analytics.
 
 The asset bodies only wire the client to the transforms; data rules live in `transforms.py`.
+
+Functions import polars and the transforms where they run: every process loads this module with the
+definitions, and only the steps need them. The assets return polars DataFrames; their signatures do
+not say so, because Dagster resolves them when the asset is defined (other functions quote theirs).
 """
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import polars as pl
 from pydantic import Field
 
-from video_analytics.brightcove import transforms
 from video_analytics.brightcove.client import BrightcoveClient
 from video_analytics.brightcove.resources import BrightcoveResource
 from video_analytics.checks import (
@@ -23,6 +26,9 @@ from video_analytics.checks import (
     within_check,
 )
 from video_analytics.partitions import daily_partitions, partition_days, trailing_days_request
+
+if TYPE_CHECKING:
+    import polars as pl
 
 GROUP = "brightcove"
 TAGS = {"video_analytics/api": "brightcove"}
@@ -38,7 +44,6 @@ UNFILTERED_WHY = (
     "in the materialization metadata (runbook_csv_videos); set states, require_published and "
     "created_years to apply it."
 )
-RUNBOOK_FILTER = transforms.CmsFilter(("ACTIVE",), True, (2024, 2025))
 
 
 class CmsVideosConfig(dg.Config):
@@ -80,12 +85,14 @@ class DailyMetricsConfig(dg.Config):
 def per_account(
     resource: BrightcoveResource,
     context: dg.AssetExecutionContext,
-    fetch: Callable[[BrightcoveClient, str, str], pl.DataFrame],
-) -> tuple[pl.DataFrame, dict[str, int]]:
+    fetch: "Callable[[BrightcoveClient, str, str], pl.DataFrame]",
+) -> "tuple[pl.DataFrame, dict[str, int]]":
     """Run `fetch(client, channel, account_id)` for every account (in parallel) and stack the frames."""
+    import polars as pl
+
     with resource.client() as client:
 
-        def one(item: tuple[str, str]) -> pl.DataFrame:
+        def one(item: tuple[str, str]) -> "pl.DataFrame":
             channel, account_id = item
             frame = fetch(client, channel, account_id)
             context.log.info(f"brightcove {channel} ({account_id}): {frame.height} rows")
@@ -106,12 +113,14 @@ def per_account(
 )
 def cms_videos(
     context: dg.AssetExecutionContext, config: CmsVideosConfig, brightcove: BrightcoveResource
-) -> dg.Output[pl.DataFrame]:
+) -> dg.Output:
+    from video_analytics.brightcove import transforms
+
     video_filter = transforms.CmsFilter(
         tuple(config.states), config.require_published, tuple(config.created_years)
     )
 
-    def fetch(client: BrightcoveClient, channel: str, account_id: str) -> pl.DataFrame:
+    def fetch(client: BrightcoveClient, channel: str, account_id: str) -> "pl.DataFrame":
         return transforms.cms_videos_frame(client.list_videos(account_id), channel, account_id)
 
     videos, counters = per_account(brightcove, context, fetch)
@@ -124,7 +133,7 @@ def cms_videos(
             **counters,
             "videos_fetched": videos.height,
             "videos": kept.height,
-            "runbook_csv_videos": RUNBOOK_FILTER.apply(videos).height,
+            "runbook_csv_videos": transforms.RUNBOOK_FILTER.apply(videos).height,
             "filter": "as configured" if filtered else "none (default): " + UNFILTERED_WHY,
         },
     )
@@ -143,12 +152,16 @@ def recently_viewed_videos(
     context: dg.AssetExecutionContext,
     config: RecentlyViewedConfig,
     brightcove: BrightcoveResource,
-    cms_videos: pl.DataFrame,
-) -> dg.Output[pl.DataFrame]:
+    cms_videos,
+) -> dg.Output:
+    import polars as pl
+
+    from video_analytics.brightcove import transforms
+
     days = partition_days(context)
     first = days[0] - timedelta(days=config.lookback_days - 1)
 
-    def fetch(client: BrightcoveClient, channel: str, account_id: str) -> pl.DataFrame:
+    def fetch(client: BrightcoveClient, channel: str, account_id: str) -> "pl.DataFrame":
         views = transforms.views_frame(client.daily_views(account_id, first, days[-1]))
         recent = transforms.recently_viewed(views, days, config.lookback_days)
         account_cms = cms_videos.filter(pl.col("account_id") == account_id)
@@ -185,13 +198,17 @@ def daily_video_metrics(
     context: dg.AssetExecutionContext,
     config: DailyMetricsConfig,
     brightcove: BrightcoveResource,
-    cms_videos: pl.DataFrame,
+    cms_videos,
 ) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
+    import polars as pl
+
+    from video_analytics.brightcove import transforms
+
     days = partition_days(context)
     generated_on = datetime.now(UTC)
     context.log.info(f"daily_video_metrics: {days[0]}..{days[-1]} for {len(brightcove.accounts)} accounts")
 
-    def fetch(client: BrightcoveClient, channel: str, account_id: str) -> pl.DataFrame:
+    def fetch(client: BrightcoveClient, channel: str, account_id: str) -> "pl.DataFrame":
         metrics = transforms.metrics_frame(client.daily_metrics(account_id, days[0], days[-1]))
         devices = transforms.device_views_frame(client.daily_device_views(account_id, days[0], days[-1]))
         return transforms.daily_video_metrics(
@@ -217,8 +234,12 @@ def daily_video_metrics(
     yield from checks_per_day(context, lambda day: daily_checks(day_rows(day), cms_videos))
 
 
-def daily_checks(frame: pl.DataFrame, cms: pl.DataFrame) -> Iterator[dg.AssetCheckResult]:
+def daily_checks(frame: "pl.DataFrame", cms: "pl.DataFrame") -> Iterator[dg.AssetCheckResult]:
     """The data rules of `daily_video_metrics`, evaluated on exactly the rows being written."""
+    import polars as pl
+
+    from video_analytics.brightcove import transforms
+
     yield unique_check("unique_account_video_date", frame, ["account_id", "video_id", "date"])
     count_columns = ["video_view", "video_impression", *transforms.DEVICE_COLUMNS]
     negative = frame.filter(pl.any_horizontal(pl.col(c) < 0 for c in count_columns)).height

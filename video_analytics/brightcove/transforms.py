@@ -66,6 +66,10 @@ class CmsFilter:
         return videos.filter(predicate)
 
 
+#: The runbook CSV's selection, counted in cms_videos' metadata whatever the asset's own filter.
+RUNBOOK_FILTER = CmsFilter(("ACTIVE",), True, (2024, 2025))
+
+
 def _parse_ts(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 

@@ -24,15 +24,17 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import fsspec
-import polars as pl
 from fsspec import AbstractFileSystem
 
 from video_analytics.storage.options import resolve_storage_options
 from video_analytics.storage.preview import markdown_preview
+
+if TYPE_CHECKING:  # polars is imported where frames are made: this module loads with the definitions
+    import polars as pl
 
 PART_FILE = "part-0.parquet"
 DEFAULT_PARTITION_COLUMN = "date"
@@ -190,6 +192,8 @@ def read_files(
     urls: Sequence[str], storage_options: Mapping[str, str] | None = None, allow_missing: bool = False
 ) -> pl.DataFrame:
     """Fetch lake files concurrently (S3 latency dominates) and stack them; schemas may drift."""
+    import polars as pl
+
     with ThreadPoolExecutor(max_workers=_FETCH_WORKERS) as pool:
         blobs = list(pool.map(lambda url: _fetch(url, storage_options), urls))
     frames = []
@@ -233,6 +237,8 @@ def read_table(
 
 def _date_keys(frame: pl.DataFrame, column: str, asset: str) -> pl.Expr:
     """Expression turning the partition column (Date, Datetime or ISO string) into ``YYYY-MM-DD``."""
+    import polars as pl
+
     if column not in frame.columns:
         raise ValueError(
             f"Asset {asset}: partition column {column!r} is missing (columns: {frame.columns}); "
@@ -253,6 +259,8 @@ def _date_keys(frame: pl.DataFrame, column: str, asset: str) -> pl.Expr:
 def _single_date(frame: pl.DataFrame, column: str) -> str | None:
     """The one `YYYY-MM-DD` of a Date column holding a single day (from its min and max, without
     formatting every row: a day of Agora rejects has millions), else None."""
+    import polars as pl
+
     if column not in frame.columns or frame.schema[column] != pl.Date or frame.height == 0:
         return None
     series = frame.get_column(column)
@@ -374,6 +382,8 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         return list(context.asset_key.path) if context.has_asset_key else list(context.get_identifier())
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        import polars as pl
+
         if isinstance(obj, EncodedPartitions):
             context.add_output_metadata(self.write_encoded(context, obj))
             return
@@ -400,6 +410,8 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
 
     def write_encoded(self, context: dg.OutputContext, encoded: EncodedPartitions) -> dict[str, Any]:
         """Write partitions the asset encoded as they completed; they must be exactly the run's."""
+        import polars as pl
+
         key_path = self._key_path(context)
         expected = set(context.asset_partition_keys) if context.has_asset_partitions else set()
         if set(encoded.files) != expected:

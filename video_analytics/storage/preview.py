@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import polars as pl
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only annotations: the frames come from the step that previews them
+    import polars as pl
 
 MAX_COLUMNS = 12
 MAX_CELL = 40

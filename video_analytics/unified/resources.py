@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 import fsspec
-import polars as pl
 from pydantic import Field
 
 from video_analytics.settings import Settings
 from video_analytics.storage.parquet import read_table, resolve_storage_options
-from video_analytics.unified.identity import Tolerance, parse_mapping
+
+if TYPE_CHECKING:  # polars is imported where frames are made: this module loads with the definitions
+    import polars as pl
+
+    from video_analytics.unified.identity import Tolerance
 
 MAPPING_SETTING = "VIDEO_ANALYTICS_VIDEO_MAPPING"
 
@@ -29,6 +34,8 @@ class CrossPlatformResource(dg.ConfigurableResource):
 
     @property
     def tolerance(self) -> Tolerance:
+        from video_analytics.unified.identity import Tolerance
+
         return Tolerance(self.duration_tolerance_seconds, self.duration_tolerance_fraction)
 
     @property
@@ -37,6 +44,8 @@ class CrossPlatformResource(dg.ConfigurableResource):
 
     def lake_table(self, table: str) -> pl.DataFrame:
         """Every partition of a lake table; empty when the source has not been materialized yet."""
+        import polars as pl
+
         try:
             return read_table(self.lake_root, table)
         except FileNotFoundError:
@@ -44,6 +53,8 @@ class CrossPlatformResource(dg.ConfigurableResource):
 
     def mapping(self) -> tuple[pl.DataFrame, str]:
         """The explicit mapping rows and where they came from ("" when none is configured)."""
+        import polars as pl
+
         path = self.video_mapping.strip()
         if not path:
             return pl.DataFrame(
@@ -55,6 +66,8 @@ class CrossPlatformResource(dg.ConfigurableResource):
                 f"video mapping file {path} does not exist: fix {MAPPING_SETTING} (or the "
                 "video_identity launchpad key resources.cross_platform.config.video_mapping)"
             )
+        from video_analytics.unified.identity import parse_mapping
+
         return parse_mapping(fs.cat_file(fs_path).decode("utf-8"), path), path
 
 
