@@ -7,21 +7,28 @@ reported to `movies` and never removed one. Here `tmdb_movies` is the current to
 changed in the last 24 hours; every day's snapshot still holds every movie the feed reported that day,
 so no changed movie's history is lost, and the set stays bounded (`max_changed_movies`, the original's
 unused `max_movies_per_run`).
+
+Functions import polars and the transforms where they run: every process loads this module with the
+definitions, and only the steps need them. The assets return polars DataFrames; their signatures do
+not say so, because Dagster resolves them when the asset is defined (other functions quote theirs).
 """
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import polars as pl
 from pydantic import Field
 
 from video_analytics.checks import checks_per_day, per_day, rows_by_day, unique_check, within_check
 from video_analytics.partitions import daily_partitions, partition_days, previous_day
 from video_analytics.policies import when_upstream_lands
-from video_analytics.tmdb import transforms
 from video_analytics.tmdb.client import TMDBClient
 from video_analytics.tmdb.resources import IO_MANAGER_KEY, TMDBResource
+from video_analytics.tmdb.thresholds import LOOKBACK_DAYS, Thresholds
+
+if TYPE_CHECKING:
+    import polars as pl
 
 GROUP = "tmdb"
 TAGS = {"video_analytics/api": "tmdb"}
@@ -49,12 +56,12 @@ class SnapshotsConfig(dg.Config):
     )
 
 
-_DEFAULT = transforms.Thresholds()  # the numbers live once, in the pure transforms
+_DEFAULT = Thresholds()  # the numbers live once, beside the pure transforms
 
 
 class MetricsConfig(dg.Config):
     """The original's thresholds (config.yaml: momentum 10/5/-5/-10, virality 80/60/40/20), editable
-    per run in the launchpad; each default is `transforms.Thresholds`'."""
+    per run in the launchpad; each default is `Thresholds`'."""
 
     surging: float = _DEFAULT.surging
     rising: float = _DEFAULT.rising
@@ -84,6 +91,10 @@ class MetricsConfig(dg.Config):
 def tmdb_movies(
     context: dg.AssetExecutionContext, config: MoviesConfig, tmdb: TMDBResource
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    import polars as pl
+
+    from video_analytics.tmdb import transforms
+
     with tmdb.client() as client:
         ranked = client.most_popular(config.initial_movies)
         ranks = {int(m["id"]): m["rank"] for m in ranked}
@@ -105,8 +116,10 @@ def tmdb_movies(
 
 def snapshot_day(
     client: TMDBClient, day: date, as_of: date | None, config: SnapshotsConfig, tracked: set[int]
-) -> pl.DataFrame:
+) -> "pl.DataFrame":
     """One day: the ranked list, plus details of changed (and, weekly, all tracked) movies outside it."""
+    from video_analytics.tmdb import transforms
+
     ranked = client.most_popular(config.list_movies, as_of)
     listed = {int(m["id"]) for m in ranked}
     wanted = [i for i in client.changed_ids(day, day) if i not in listed][: config.max_changed_movies]
@@ -136,8 +149,10 @@ SNAPSHOT_CHECKS = [
     "movie the changes feed reports. Past days can be replayed only in the sandbox.",
 )
 def tmdb_snapshots(
-    context: dg.AssetExecutionContext, config: SnapshotsConfig, tmdb: TMDBResource, tmdb_movies: pl.DataFrame
+    context: dg.AssetExecutionContext, config: SnapshotsConfig, tmdb: TMDBResource, tmdb_movies
 ) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
+    import polars as pl
+
     days = partition_days(context)
     clocks = [tmdb.as_of(day) for day in days]  # fails before any request if the API cannot serve a day
     tracked = set(tmdb_movies["movie_id"].to_list())
@@ -158,12 +173,16 @@ def tmdb_snapshots(
     yield from checks_per_day(context, lambda day: snapshot_checks(day_rows(day)))
 
 
-def _votes(frame: pl.DataFrame) -> int:
+def _votes(frame: "pl.DataFrame") -> int:
+    import polars as pl
+
     last = frame.filter(pl.col("snapshot_date") == frame["snapshot_date"].max())
     return int(last["vote_count"].sum() or 0)
 
 
-def snapshot_checks(frame: pl.DataFrame) -> Iterator[dg.AssetCheckResult]:
+def snapshot_checks(frame: "pl.DataFrame") -> Iterator[dg.AssetCheckResult]:
+    import polars as pl
+
     yield unique_check("unique_movie_day", frame, ["movie_id", "snapshot_date"])
     bad = frame.filter(
         (pl.col("popularity") < 0)
@@ -193,7 +212,7 @@ METRIC_CHECKS = [
     ins={
         "tmdb_snapshots": dg.AssetIn(
             partition_mapping=dg.TimeWindowPartitionMapping(
-                start_offset=-transforms.LOOKBACK_DAYS, allow_nonexistent_upstream_partitions=True
+                start_offset=-LOOKBACK_DAYS, allow_nonexistent_upstream_partitions=True
             ),
             metadata={"allow_missing_partitions": True},
         )
@@ -203,8 +222,12 @@ METRIC_CHECKS = [
     "all on calendar days (a missing day gives null).",
 )
 def tmdb_movie_metrics(
-    context: dg.AssetExecutionContext, config: MetricsConfig, tmdb_snapshots: pl.DataFrame
+    context: dg.AssetExecutionContext, config: MetricsConfig, tmdb_snapshots
 ) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
+    import polars as pl
+
+    from video_analytics.tmdb import transforms
+
     days = partition_days(context)
     present = (
         set(tmdb_snapshots["snapshot_date"].to_list()) if "snapshot_date" in tmdb_snapshots.columns else set()
@@ -215,7 +238,7 @@ def tmdb_movie_metrics(
             f"tmdb_snapshots has no rows for {', '.join(missing[:10])}: materialize those days first "
             "(metrics also read the 14 days before each day, which may be missing)."
         )
-    thresholds = transforms.Thresholds(**config.model_dump())
+    thresholds = Thresholds(**config.model_dump())
     frame = transforms.movie_metrics(tmdb_snapshots, days, thresholds)
     context.log.info(
         f"tmdb_movie_metrics {days[0]}..{days[-1]}: {frame.height} rows from "
@@ -235,7 +258,11 @@ def tmdb_movie_metrics(
     yield from checks_per_day(context, lambda day: metric_checks(day_rows(day)))
 
 
-def metric_checks(frame: pl.DataFrame) -> Iterator[dg.AssetCheckResult]:
+def metric_checks(frame: "pl.DataFrame") -> Iterator[dg.AssetCheckResult]:
+    import polars as pl
+
+    from video_analytics.tmdb import transforms
+
     yield unique_check("unique_movie_day", frame, ["movie_id", "snapshot_date"])
     yield within_check(
         "viral_coefficient_within_0_100",

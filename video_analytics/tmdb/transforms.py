@@ -17,12 +17,12 @@ Where we deliberately differ from the original (ORIGINALS.md §5):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from itertools import pairwise
 from typing import Any
 
 import polars as pl
+
+from video_analytics.tmdb.thresholds import LOOKBACK_DAYS, Thresholds
 
 MOVIE_SCHEMA = {
     "movie_id": pl.Int64,
@@ -60,47 +60,10 @@ SNAPSHOT_SCHEMA = {
 MOMENTUM_CATEGORIES = ("Surging", "Rising", "Stable", "Declining", "Falling")
 TREND_CATEGORIES = ("Viral", "Rising", "Stable", "Declining")
 VIRALITY_CATEGORIES = ("Extremely Viral", "Highly Viral", "Moderately Viral", "Slightly Viral", "Not Viral")
-LOOKBACK_DAYS = 14  # the oldest lag any metric needs (vote acceleration)
 
 
 class MalformedMovieError(ValueError):
     """A TMDB movie object lacks a field we need or carries one of the wrong type."""
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """The original's thresholds (config.yaml and the SQL views), all configurable."""
-
-    surging: float = 10.0
-    rising: float = 5.0
-    stable: float = -5.0
-    declining: float = -10.0
-    trend_viral_velocity: float = 50.0
-    trend_viral_change: float = 10.0
-    trend_rising: float = 5.0
-    trend_declining: float = -5.0
-    extremely_viral: float = 80.0
-    highly_viral: float = 60.0
-    moderately_viral: float = 40.0
-    slightly_viral: float = 20.0
-    vote_weight: float = 0.6
-    popularity_weight: float = 0.4
-
-    def __post_init__(self) -> None:
-        """Bands must be ordered, or a CASE ladder silently skips categories."""
-        ladders = {
-            "surging > rising > stable > declining": (self.surging, self.rising, self.stable, self.declining),
-            "extremely_viral > highly_viral > moderately_viral > slightly_viral": (
-                self.extremely_viral,
-                self.highly_viral,
-                self.moderately_viral,
-                self.slightly_viral,
-            ),
-            "trend_rising > trend_declining": (self.trend_rising, self.trend_declining),
-        }
-        for rule, values in ladders.items():
-            if any(high <= low for high, low in pairwise(values)):
-                raise ValueError(f"TMDB thresholds must satisfy {rule}; got {values}")
 
 
 # -- inputs ----------------------------------------------------------------------------------------

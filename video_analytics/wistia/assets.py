@@ -2,15 +2,18 @@
 
 The bodies only wire the client to the transforms. Every asset stores through `wistia_io_manager`,
 which `definitions.build()` points at the Parquet lake, the Glue-catalogued S3 lake or Redshift.
+
+Functions import polars and the transforms where they run: every process loads this module with the
+definitions, and only the steps need them. The assets return polars DataFrames; their signatures do
+not say so, because Dagster resolves them when the asset is defined (other functions quote theirs).
 """
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import polars as pl
 
 from video_analytics.checks import (
     checks_per_day,
@@ -22,9 +25,11 @@ from video_analytics.checks import (
 )
 from video_analytics.partitions import daily_partitions, partition_days, trailing_days_request
 from video_analytics.storage.parquet import LAKE_TABLE
-from video_analytics.wistia import transforms
 from video_analytics.wistia.client import RETENTION_DAYS, WistiaClient
 from video_analytics.wistia.resources import IO_MANAGER, WistiaResource
+
+if TYPE_CHECKING:
+    import polars as pl
 
 GROUP = "wistia"
 TAGS = {"video_analytics/api": "wistia"}
@@ -64,6 +69,8 @@ def _first_day(created: str | None, fallback: date) -> date:
 def wistia_dim_media(
     context: dg.AssetExecutionContext, wistia: WistiaResource
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    from video_analytics.wistia import transforms
+
     with wistia.client() as client:
         frame = transforms.dim_media(client.list_medias())
         counters = client.counters()
@@ -107,9 +114,13 @@ ENGAGEMENT_CHECKS = [
     check_specs=per_day(ENGAGEMENT_CHECKS),
 )
 def wistia_engagements(
-    context: dg.AssetExecutionContext, wistia: WistiaResource, wistia_dim_media: pl.DataFrame
+    context: dg.AssetExecutionContext, wistia: WistiaResource, wistia_dim_media
 ) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
     """One `by_date` call per media covers a whole backfill: the history up to the run's last day."""
+    import polars as pl
+
+    from video_analytics.wistia import transforms
+
     days = partition_days(context)
     snapshot_day = datetime.now(UTC).date() - timedelta(days=1)
     created = dict(zip(wistia_dim_media["hashed_id"], wistia_dim_media["created"], strict=True))
@@ -142,7 +153,7 @@ def wistia_engagements(
     yield from checks_per_day(context, lambda day: engagement_checks(engagements_of(day), byday_of(day)))
 
 
-def engagement_checks(engagements: pl.DataFrame, byday: pl.DataFrame) -> Iterator[dg.AssetCheckResult]:
+def engagement_checks(engagements: "pl.DataFrame", byday: "pl.DataFrame") -> Iterator[dg.AssetCheckResult]:
     for asset, frame in (("wistia_fact_engagements", engagements), ("wistia_fact_engagements_byday", byday)):
         yield unique_check("unique_media_date", frame, ["media_id", "date"], asset_key=asset)
     yield within_check(
@@ -163,8 +174,10 @@ def engagement_checks(engagements: pl.DataFrame, byday: pl.DataFrame) -> Iterato
     description="The latest engagement and rewatch series of every media.",
 )
 def wistia_fact_engagement_graph(
-    context: dg.AssetExecutionContext, wistia: WistiaResource, wistia_dim_media: pl.DataFrame
-) -> dg.Output[pl.DataFrame]:
+    context: dg.AssetExecutionContext, wistia: WistiaResource, wistia_dim_media
+) -> dg.Output:
+    from video_analytics.wistia import transforms
+
     media_ids = sorted(wistia_dim_media["hashed_id"])
     with wistia.client() as client:
         frame = transforms.engagement_graph(per_media(client, media_ids, client.media_engagement))
@@ -196,8 +209,10 @@ EVENT_CHECKS = [
     description="Every viewing event, one row per event_key, partitioned by the day it was received.",
 )
 def wistia_fact_events(
-    context: dg.AssetExecutionContext, wistia: WistiaResource, wistia_dim_media: pl.DataFrame
+    context: dg.AssetExecutionContext, wistia: WistiaResource, wistia_dim_media
 ) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
+    from video_analytics.wistia import transforms
+
     days = partition_days(context)
     oldest = datetime.now(UTC).date() - timedelta(days=RETENTION_DAYS)
     if days[0] < oldest:
@@ -222,7 +237,7 @@ def wistia_fact_events(
     yield from checks_per_day(context, lambda day: event_checks(day_rows(day), wistia_dim_media))
 
 
-def event_checks(frame: pl.DataFrame, media: pl.DataFrame) -> Iterator[dg.AssetCheckResult]:
+def event_checks(frame: "pl.DataFrame", media: "pl.DataFrame") -> Iterator[dg.AssetCheckResult]:
     yield unique_check("unique_event_key", frame, "event_key")
     yield within_check("percent_viewed_within_0_1", frame, "percent_viewed", 0, 1)
     yield references_check(
@@ -244,8 +259,10 @@ def event_checks(frame: pl.DataFrame, media: pl.DataFrame) -> Iterator[dg.AssetC
     description="One row per visitor key with its latest IP and country, rebuilt from wistia_fact_events.",
 )
 def wistia_dim_visitors(
-    context: dg.AssetExecutionContext, wistia_fact_events: pl.DataFrame
+    context: dg.AssetExecutionContext, wistia_fact_events
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    from video_analytics.wistia import transforms
+
     frame = transforms.dim_visitors(wistia_fact_events)
     context.log.info(f"wistia_dim_visitors: {frame.height} visitors from {wistia_fact_events.height} events")
     yield unique_check("unique_visitor_id", frame, "visitor_id")
