@@ -16,15 +16,19 @@ Materializing `dm_hourly_reports` itself without a report token is served the sa
 the range as an observation and ends without materializing; its checks are then skipped, not passed),
 but Dagster >= 1.13.22 shows such a backfill as failed (dagster-io/dagster#34219), hence the separate
 request asset. A day already loaded after it was requested is not asked again.
+
+Functions import polars and the transforms where they run: every process loads this module with the
+definitions, and only the steps need them. The assets return polars DataFrames; their signatures do
+not say so, because Dagster resolves them when the asset is defined (other functions quote theirs).
 """
 
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import polars as pl
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluation,
     AssetCheckEvaluationTargetMaterializationData,
@@ -38,7 +42,7 @@ from dagster._core.storage.tags import (
 from pydantic import Field
 
 from video_analytics.checks import rows_by_day
-from video_analytics.dailymotion import scheduling, transforms
+from video_analytics.dailymotion import scheduling
 from video_analytics.dailymotion.client import DailyMotionClient
 from video_analytics.dailymotion.resources import IO_MANAGER_KEY, DailyMotionResource
 from video_analytics.partitions import (
@@ -49,6 +53,9 @@ from video_analytics.partitions import (
     partition_range_tags,
 )
 from video_analytics.settings import Settings
+
+if TYPE_CHECKING:
+    import polars as pl
 
 GROUP = "dailymotion"
 TAGS = {"video_analytics/api": "dailymotion"}
@@ -155,6 +162,8 @@ def report_asset(key: dg.AssetKey, required: list[str], description: str):
 def dm_hourly_reports(
     context: dg.AssetExecutionContext, config: ReportRunConfig, dailymotion: DailyMotionResource
 ) -> Iterator[dg.Output]:
+    from video_analytics.dailymotion import transforms
+
     days = partition_days(context)
     if not config.report_token:
         record_request(context, days)
@@ -247,8 +256,10 @@ def _download(
     dimensions: list[str],
     metrics: list[str],
     label: str,
-) -> pl.DataFrame:
+) -> "pl.DataFrame":
     """Download and parse one CSV; a truncated body is fetched again, then the run fails clearly."""
+    from video_analytics.dailymotion import transforms
+
     for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
         text = client.download(link)
         try:
@@ -276,7 +287,7 @@ def _hours_inside_check(outside: int) -> dg.AssetCheckResult:
     "metadata).",
 )
 def dm_hourly_reports_checks(
-    context: dg.AssetCheckExecutionContext, dailymotion: DailyMotionResource, hourly: pl.DataFrame
+    context: dg.AssetCheckExecutionContext, dailymotion: DailyMotionResource, hourly
 ) -> Iterator[dg.AssetCheckResult | dg.Output | AssetCheckEvaluation]:
     """One result per check and day, against that day's materialization in this run, so a bad day
     marks that day only. A one-day run reports plain results (Dagster files them under its day); a
@@ -349,13 +360,15 @@ def _load_facts(
 
 
 def hourly_checks(
-    frame: pl.DataFrame, days: list[date], vtr_max: float, raw: dict[str, int]
+    frame: "pl.DataFrame", days: list[date], vtr_max: float, raw: dict[str, int]
 ) -> Iterator[dg.AssetCheckResult]:
     """The issue's data rules, on the report's rows as downloaded (`raw`) and on the rows written.
 
     Duplicate keys in the report are summed into one row; the check warns how many were collapsed
     (the table stays unique) and fails hard only if the written rows were not unique.
     """
+    import polars as pl
+
     key = [c for c in frame.columns if c not in {"views", "time_watched_seconds", "view_through_rate"}]
     written = frame.height - frame.select(key).n_unique() if frame.height else 0
     yield dg.AssetCheckResult(
@@ -396,8 +409,10 @@ def hourly_checks(
     "view-through rate weighted by views, enriched with video, playlist and player metadata.",
 )
 def dm_daily_video_stats(
-    context: dg.AssetExecutionContext, dailymotion: DailyMotionResource, hourly: pl.DataFrame
-) -> dg.Output[pl.DataFrame]:
+    context: dg.AssetExecutionContext, dailymotion: DailyMotionResource, hourly
+) -> dg.Output:
+    from video_analytics.dailymotion import transforms
+
     with dailymotion.client() as client:
         ids = {
             c: hourly[c].drop_nulls().unique().to_list() if c in hourly.columns else []

@@ -6,14 +6,16 @@ metrics and dimensions, its own cursor and journal, and at most one report at a 
 DailyMotion allows two generating reports per account, shared with the audience sensor, and an ask
 refused as busy simply waits for the next tick. Days are asked for the same way (materialize
 `dm_report_requests`), and missing recent days are fetched by the look-back window.
+
+Functions import polars and the transforms where they run: every process loads this module with the
+definitions, and only the steps need them. The assets return polars DataFrames; their signatures do
+not say so, because Dagster resolves them when the asset is defined (other functions quote theirs).
 """
 
 from collections.abc import Iterator
 
 import dagster as dg
-import polars as pl
 
-from video_analytics.dailymotion import transforms
 from video_analytics.dailymotion.assets import (
     EARNINGS,
     EARNINGS_FLOW,
@@ -39,6 +41,10 @@ from video_analytics.partitions import partition_days
 def dm_daily_earnings(
     context: dg.AssetExecutionContext, config: ReportRunConfig, dailymotion: DailyMotionResource
 ) -> Iterator[dg.Output]:
+    import polars as pl
+
+    from video_analytics.dailymotion import transforms
+
     days = partition_days(context)
     if not config.report_token:
         record_request(context, days, EARNINGS, EARNINGS_SENSOR_NAME)
