@@ -10,9 +10,11 @@ import subprocess
 import sys
 
 HEAVY_STORAGE = ("boto3", "dagster_aws", "dagster_gcp", "google.cloud.bigquery", "psycopg2")
-#: Imported by the step that uses them (an API call, a warehouse build, custom fields), not at load:
-#: every run worker, daemon tick and UI reload imports the definitions first.
-USED_BY_STEPS = ("httpx", "duckdb", "sqlglot", "pyarrow", "numpy", "maxminddb")
+#: Imported by the step that uses them (an API call, a warehouse build, custom fields, any frame), not
+#: at load: every run worker, daemon tick and UI reload imports the definitions first. polars was half
+#: of what loading the definitions cost on top of `import dagster` (benchmarks/import_cost.py): asset
+#: and check functions import it, and their source's transforms, where they run.
+USED_BY_STEPS = ("httpx", "duckdb", "sqlglot", "pyarrow", "numpy", "maxminddb", "polars")
 
 
 def imported_after(statement: str, env: dict[str, str] | None = None) -> set[str]:

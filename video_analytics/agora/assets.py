@@ -2,18 +2,22 @@
 
 The asset bodies only wire the log reader to the engine and the stages; data rules live in
 `parsing.py`, `stream_events.py`, `stream_walk.py` and `video_stats.py`.
+
+Functions import polars and those modules where they run: every process loads this module with the
+definitions, and only the steps need them. The assets' signatures do not name polars types, because
+Dagster resolves them when the asset is defined (other functions quote theirs).
 """
 
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import polars as pl
 from pydantic import Field
 
-from video_analytics.agora import custom_fields, engine, geoip, parsing, video_stats
+from video_analytics.agora import field_config
 from video_analytics.agora.client import LogReader
 from video_analytics.agora.resources import AgoraLogsResource
 from video_analytics.checks import daily_check_spec, day_results, evaluations_after_materialization
@@ -21,6 +25,11 @@ from video_analytics.hints import launchpad_hint
 from video_analytics.partitions import daily_partitions, partition_days, previous_day
 from video_analytics.policies import when_upstream_lands
 from video_analytics.storage.parquet import EncodedPartitions
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from video_analytics.agora import engine
 
 GROUP = "agora"
 KINDS = {"polars", "parquet"}
@@ -69,6 +78,8 @@ SESSION_CHECKS = [
 def agora_session_stats(
     context: dg.AssetExecutionContext, config: AgoraConfig, agora_logs: AgoraLogsResource
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    from video_analytics.agora import custom_fields, engine
+
     reader = agora_logs.reader()
     fields = agora_logs.field_specs()
     days = partition_days(context)
@@ -119,9 +130,11 @@ def _analyse(
     agora_logs: AgoraLogsResource,
     reader: LogReader,
     day: date,
-    fields: tuple[custom_fields.CustomField, ...],
-) -> engine.DayResult | None:
+    fields: tuple[field_config.CustomField, ...],
+) -> "engine.DayResult | None":
     """One day through the engine; None for a day whose files are all empty when that is allowed."""
+    from video_analytics.agora import engine
+
     try:
         result = engine.analyse_day(
             reader,
@@ -153,7 +166,7 @@ class DaySummary:
     checks: list[tuple[str, dg.AssetCheckResult]]
 
     @classmethod
-    def of(cls, day: date, sessions: pl.DataFrame, result: engine.DayResult) -> "DaySummary":
+    def of(cls, day: date, sessions: "pl.DataFrame", result: "engine.DayResult") -> "DaySummary":
         counters = result.counters()
         return cls(
             counters,
@@ -185,9 +198,11 @@ def unusable_day_message(day: date, exc: Exception) -> str:
 
 
 def add_geography(
-    context: dg.AssetExecutionContext, agora_logs: AgoraLogsResource, sessions: pl.DataFrame
-) -> pl.DataFrame:
+    context: dg.AssetExecutionContext, agora_logs: AgoraLogsResource, sessions: "pl.DataFrame"
+) -> "pl.DataFrame":
     """isp_name and geo_* from the configured MaxMind databases, by client IP; empty (logged) without."""
+    from video_analytics.agora import geoip
+
     try:
         lookup = agora_logs.geo_lookup()
     except geoip.GeoDatabaseError as exc:
@@ -204,7 +219,11 @@ def add_geography(
         lookup.close()
 
 
-def _no_rejects() -> pl.DataFrame:
+def _no_rejects() -> "pl.DataFrame":
+    import polars as pl
+
+    from video_analytics.agora import parsing
+
     return pl.DataFrame(schema=parsing.REJECT_SCHEMA)
 
 
@@ -216,12 +235,18 @@ def _reasons(summaries: list[DaySummary]) -> dict[str, int]:
 
 
 def _sum_counters(summaries: list[DaySummary]) -> dict[str, int]:
+    import polars as pl
+
+    from video_analytics.agora import engine
+
     names = engine.DayResult(pl.DataFrame(), pl.DataFrame()).counters()
     return {name: sum(s.counters[name] for s in summaries) for name in names}
 
 
-def session_checks(sessions: pl.DataFrame, counters: dict[str, int]) -> Iterator[dg.AssetCheckResult]:
+def session_checks(sessions: "pl.DataFrame", counters: dict[str, int]) -> Iterator[dg.AssetCheckResult]:
     """The checks of one day of agora_session_stats (sessions and the engine's counters of that day)."""
+    import polars as pl
+
     duplicates = sessions.height - sessions.select("date", "key").n_unique() if sessions.height else 0
     yield dg.AssetCheckResult(
         asset_key="agora_session_stats",
@@ -288,8 +313,12 @@ PERCENT_COLUMNS = [
     "and frequency, start failures, exits before start, playback failures, completion, watch hours.",
 )
 def agora_video_daily_stats(
-    context: dg.AssetExecutionContext, sessions: pl.DataFrame
+    context: dg.AssetExecutionContext, sessions
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    import polars as pl
+
+    from video_analytics.agora import video_stats
+
     frame = video_stats.video_daily_stats(sessions) if sessions.height else _empty_video_stats()
     context.log.info(f"agora_video_daily_stats: {frame.height} video-days from {sessions.height} streams")
     views = int(frame["views"].sum()) if frame.height else 0
@@ -307,8 +336,10 @@ def agora_video_daily_stats(
     yield from evaluations_after_materialization(context, checked)
 
 
-def video_checks(frame: pl.DataFrame) -> Iterator[dg.AssetCheckResult]:
+def video_checks(frame: "pl.DataFrame") -> Iterator[dg.AssetCheckResult]:
     """The checks of one day of agora_video_daily_stats."""
+    import polars as pl
+
     duplicates = frame.height - frame.select("date", "x_tpmid").n_unique() if frame.height else 0
     yield dg.AssetCheckResult(
         check_name="unique_video_per_day", passed=duplicates == 0, metadata={"duplicate_rows": duplicates}
@@ -322,7 +353,9 @@ def video_checks(frame: pl.DataFrame) -> Iterator[dg.AssetCheckResult]:
     )
 
 
-def _empty_video_stats() -> pl.DataFrame:
+def _empty_video_stats() -> "pl.DataFrame":
+    from video_analytics.agora import engine, video_stats
+
     return video_stats.video_daily_stats(engine.empty_sessions()).clear()
 
 

@@ -1,21 +1,26 @@
 """Cross-platform assets: `video_identity`, `video_daily_performance` and the daily HTML report.
 
 Bodies only wire lake inputs to the pure functions of `conform`, `identity` and `report`.
+
+Functions import polars and those modules where they run: every process loads this module with the
+definitions, and only the steps need them. The assets return polars DataFrames; their signatures do
+not say so, because Dagster resolves them when the asset is defined (other functions quote theirs).
 """
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import polars as pl
 
 from video_analytics.checks import unique_check
 from video_analytics.partitions import daily_partitions, partition_days
 from video_analytics.storage.preview import markdown_preview
-from video_analytics.unified import conform, identity
 from video_analytics.unified.publish import HISTORY_DAYS, write_report
-from video_analytics.unified.report import top_content
 from video_analytics.unified.resources import CrossPlatformResource
+
+if TYPE_CHECKING:
+    import polars as pl
 
 GROUP = "unified"
 KINDS = {"polars", "parquet"}
@@ -42,10 +47,12 @@ IDENTITY_CHECKS = [
 def video_identity(
     context: dg.AssetExecutionContext,
     cross_platform: CrossPlatformResource,
-    cms_videos: pl.DataFrame,
-    wistia_dim_media: pl.DataFrame,
-    tmdb_movies: pl.DataFrame,
+    cms_videos,
+    wistia_dim_media,
+    tmdb_movies,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    from video_analytics.unified import identity
+
     mapping, source = cross_platform.mapping()
     catalogues = [
         identity.brightcove_catalogue(cms_videos),
@@ -60,7 +67,11 @@ def video_identity(
     yield dg.Output(frame, metadata=_identity_metadata(frame, source))
 
 
-def _explicit_check(frame: pl.DataFrame, mapping: pl.DataFrame) -> dg.AssetCheckResult:
+def _explicit_check(frame: "pl.DataFrame", mapping: "pl.DataFrame") -> dg.AssetCheckResult:
+    import polars as pl
+
+    from video_analytics.unified import identity
+
     videos = mapping.filter(pl.col("platform") != "tmdb")
     applied = videos.join(
         frame.filter(identity_method=identity.EXPLICIT), on=["platform", "video_id", "content_id"], how="semi"
@@ -72,7 +83,9 @@ def _explicit_check(frame: pl.DataFrame, mapping: pl.DataFrame) -> dg.AssetCheck
     )
 
 
-def _identity_metadata(frame: pl.DataFrame, source: str) -> dict:
+def _identity_metadata(frame: "pl.DataFrame", source: str) -> dict:
+    import polars as pl
+
     methods = dict(frame.group_by("identity_method").len().iter_rows())
     shared = frame.group_by("content_id").agg(pl.col("platform").n_unique()).filter(pl.col("platform") > 1)
     linked = frame.filter(pl.col("content_id").is_in(shared["content_id"].implode())).sort("content_id")
@@ -137,14 +150,16 @@ PERFORMANCE_CHECKS = [
 )
 def video_daily_performance(
     context: dg.AssetExecutionContext,
-    brightcove: pl.DataFrame,
-    dailymotion: pl.DataFrame,
-    wistia: pl.DataFrame,
-    wistia_events: pl.DataFrame,
-    wistia_media: pl.DataFrame,
-    agora: pl.DataFrame,
-    identity: pl.DataFrame,
+    brightcove,
+    dailymotion,
+    wistia,
+    wistia_events,
+    wistia_media,
+    agora,
+    identity,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    from video_analytics.unified import conform
+
     sources = {
         "brightcove": conform.brightcove_daily(brightcove),
         "dailymotion": conform.dailymotion_daily(dailymotion),
@@ -165,8 +180,10 @@ def video_daily_performance(
     yield dg.Output(frame, metadata=_performance_metadata(frame))
 
 
-def _totals_check(frame: pl.DataFrame, expected: pl.DataFrame) -> dg.AssetCheckResult:
+def _totals_check(frame: "pl.DataFrame", expected: "pl.DataFrame") -> dg.AssetCheckResult:
     """Per platform and day, the conformed views equal the source table's (nothing lost or doubled)."""
+    import polars as pl
+
     totals = [t.group_by("platform", "date").agg(pl.col("views").sum()) for t in (expected, frame)]
     diff = totals[0].join(totals[1], on=["platform", "date"], how="full", suffix="_conformed", coalesce=True)
     wrong = diff.filter(pl.col("views").fill_null(0) != pl.col("views_conformed").fill_null(0))
@@ -181,7 +198,11 @@ def _totals_check(frame: pl.DataFrame, expected: pl.DataFrame) -> dg.AssetCheckR
     )
 
 
-def _performance_metadata(frame: pl.DataFrame) -> dict:
+def _performance_metadata(frame: "pl.DataFrame") -> dict:
+    import polars as pl
+
+    from video_analytics.unified import conform
+
     views = dict(frame.group_by("platform").agg(pl.col("views").sum()).iter_rows())
     return {
         "total_views": int(frame["views"].sum()) if frame.height else 0,
@@ -210,8 +231,12 @@ def _performance_metadata(frame: pl.DataFrame) -> dict:
     "self-contained and offline; the materialization links the file.",
 )
 def video_performance_report(
-    context: dg.AssetExecutionContext, cross_platform: CrossPlatformResource, history: pl.DataFrame
+    context: dg.AssetExecutionContext, cross_platform: CrossPlatformResource, history
 ) -> dg.MaterializeResult:
+    import polars as pl
+
+    from video_analytics.unified.report import top_content
+
     written = {}
     for day in partition_days(context):
         window = history.filter(pl.col("date").is_between(day - timedelta(days=HISTORY_DAYS - 1), day))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from datetime import date, timedelta
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from video_analytics.storage.parquet import list_partitions, read_table, write_bytes_atomic
-from video_analytics.unified.report import render_report
+
+if TYPE_CHECKING:  # the report asset imports this module with the definitions; its step renders
+    import polars as pl
 
 HISTORY_DAYS = 28  # days of trend the report draws, ending on its day
 TABLE = "video_daily_performance"
@@ -21,6 +22,8 @@ def report_path(report_dir: str, day: date) -> str:
 
 def write_report(history: pl.DataFrame, day: date, report_dir: str) -> str:
     """Render the report of `day` from `history` (conformed rows up to that day); returns its path."""
+    from video_analytics.unified.report import render_report
+
     path = report_path(report_dir, day)
     write_bytes_atomic(path, render_report(history, day).encode("utf-8"))
     return path
