@@ -30,10 +30,17 @@ def logic_version(assets_def: dg.AssetsDefinition) -> str:
 
     That is where an asset's logic lives (assets wire a client to pure transforms: `transforms`,
     `engine`, `conform`, ...), so a change there marks the asset's materializations as made by older
-    code in the UI, and nothing else does. "Uses": imported at the top of the asset's module, or inside
-    one of its functions (the transforms are, so loading the definitions does not import polars); the
-    sources are read from the files, so the version is the same whether a step has imported them yet.
+    code in the UI, and nothing else does.
     """
+    fn = assets_def.op.compute_fn.decorated_fn
+    sources = [function_source(fn), *(_module_source(name) for name in logic_modules(assets_def))]
+    return hashlib.sha256("\n".join(sources).encode()).hexdigest()[:12]
+
+
+def logic_modules(assets_def: dg.AssetsDefinition) -> list[str]:
+    """The modules of the asset's package its module uses: imported at its top, or inside one of its
+    functions (the transforms are, so that loading the definitions does not import polars). Found
+    without importing them, so the list is the same whether or not a step has imported them yet."""
     fn = assets_def.op.compute_fn.decorated_fn
     package = fn.__module__.rsplit(".", 1)[0] + "."
     module = sys.modules[fn.__module__]
@@ -43,9 +50,7 @@ def logic_version(assets_def: dg.AssetsDefinition) -> str:
         if inspect.ismodule(value) or inspect.isfunction(value) or inspect.isclass(value)
     }
     names = {m.__name__ for m in used if m is not None} | _imported_in_functions(module, fn, package)
-    modules = sorted(name for name in names if name.startswith(package) and name != fn.__module__)
-    sources = [function_source(fn), *(_module_source(name) for name in modules)]
-    return hashlib.sha256("\n".join(sources).encode()).hexdigest()[:12]
+    return sorted(name for name in names if name.startswith(package) and name != fn.__module__)
 
 
 def _imported_in_functions(module: ModuleType, fn: FunctionType, package: str) -> set[str]:

@@ -11,6 +11,7 @@ from video_analytics.brightcove import assets as bc
 from video_analytics.brightcove.client import PRODUCTION_CMS_URL
 from video_analytics.dailymotion import assets as dm_assets
 from video_analytics.definitions import build_definitions
+from video_analytics.policies import logic_modules
 from video_analytics.settings import Settings, SettingsError
 
 EXPECTED_ASSETS = {"cms_videos", "recently_viewed_videos", "daily_video_metrics"}
@@ -160,3 +161,19 @@ def test_dailymotion_sensors_run_by_default_only_in_the_sandbox():
     assert {sandbox.resolve_sensor_def(name).default_status for name in names} == {running}
     assert {production.resolve_sensor_def(name).default_status for name in names} == {stopped}
     assert sandbox.resolve_sensor_def(dm_assets.SENSOR_NAME).minimum_interval_seconds == 60
+
+
+def test_code_versions_cover_the_transforms_that_asset_functions_import():
+    """Asset functions import their transforms where they run (loading the definitions imports no
+    polars): the transforms still make part of the code version, as when they were imported at the top."""
+    defs = build_definitions(Settings())
+    modules = {key.to_user_string(): logic_modules(a) for a in defs.assets or [] for key in a.keys}
+    assert "video_analytics.brightcove.transforms" in modules["cms_videos"]
+    assert "video_analytics.tmdb.transforms" in modules["tmdb_movie_metrics"]
+    assert "video_analytics.tmdb.thresholds" in modules["tmdb_movie_metrics"]
+    assert {"video_analytics.agora.engine", "video_analytics.agora.custom_fields"} <= set(
+        modules["agora_session_stats"]
+    )
+    assert {"video_analytics.unified.conform", "video_analytics.unified.identity"} <= set(
+        modules["video_daily_performance"]
+    )

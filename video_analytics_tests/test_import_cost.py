@@ -34,6 +34,30 @@ def test_definitions_on_the_lake_import_no_warehouse_clients(tmp_path):
     assert not modules & set(USED_BY_STEPS), "a library only steps use is imported at load"
 
 
+def test_code_versions_do_not_depend_on_what_a_step_has_imported(tmp_path):
+    """A run worker (its steps import polars and the transforms) and the daemon or UI (they do not)
+    compute the same code versions: else every asset would look changed between them."""
+    env = {"VIDEO_ANALYTICS_STORAGE": "parquet", "VIDEO_ANALYTICS_DATA_DIR": str(tmp_path)}
+    versions = (
+        "import json\nfrom video_analytics.definitions import defs\n"
+        "graph = defs.resolve_asset_graph()\n"
+        "keys = graph.get_all_asset_keys()\n"
+        "print(json.dumps({k.to_user_string(): graph.get(k).code_version for k in keys}))"
+    )
+    steps_ran = "\n".join(
+        f"import video_analytics.{module}"
+        for module in ("brightcove.transforms", "tmdb.transforms", "agora.engine", "unified.conform")
+    )
+    assert _stdout_json(versions, env) == _stdout_json(f"{steps_ran}\n{versions}", env)
+
+
+def _stdout_json(code: str, env: dict[str, str]):
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ, **env}
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def test_agora_reader_engine_and_generator_import_no_dagster():
     agora = (
         "video_analytics.agora.engine",
