@@ -5,11 +5,11 @@ Applied at the root (as dagster-open-platform does) so a source's assets cannot 
 
 from __future__ import annotations
 
-import dis
 import hashlib
 import importlib.util
 import inspect
 import linecache
+import pkgutil
 import sys
 from collections.abc import Iterator, Sequence
 from functools import cache
@@ -55,8 +55,8 @@ def logic_modules(assets_def: dg.AssetsDefinition) -> list[str]:
 
 def _imported_in_functions(module: ModuleType, fn: FunctionType, package: str) -> set[str]:
     """The modules of `package` that `import` statements inside `fn` and the module's functions name
-    (`from <package> import transforms`: `<package>.transforms`), read off the bytecode: nothing is
-    imported."""
+    (`from <package> import transforms`: `<package>.transforms`), read off the compiled code: nothing
+    is imported."""
     return _imported_in(fn.__code__, package) | _imported_in_module(module.__name__, package)
 
 
@@ -75,18 +75,26 @@ def _imported_in_module(name: str, package: str) -> frozenset[str]:
 
 
 def _imported_in(code: CodeType, package: str) -> set[str]:
+    """Read off the code objects: an import's module is one of their names (`from x.y import z`,
+    `import x.y`), and `from <package> import a, b` keeps ("a", "b") among their constants."""
+    submodules = _submodules(package)
     names: set[str] = set()
     for each in _code_objects(code):
-        if not any(name.startswith(package[:-1]) for name in each.co_names):
-            continue  # no import of the package here (the quick test: most functions)
-        source = ""
-        for instruction in dis.get_instructions(each):
-            if instruction.opname == "IMPORT_NAME":
-                source = instruction.argval
-                names.add(source)
-            elif instruction.opname == "IMPORT_FROM" and source == package[:-1]:
-                names.add(f"{source}.{instruction.argval}")  # a module, or a name dropped below
-    return {name for name in names if name.startswith(package) and importlib.util.find_spec(name)}
+        names.update(name for name in each.co_names if name.startswith(package))
+        if package[:-1] in each.co_names:
+            names.update(
+                package + name
+                for const in each.co_consts
+                if isinstance(const, tuple)
+                for name in const
+                if name in submodules
+            )
+    return names
+
+
+@cache
+def _submodules(package: str) -> frozenset[str]:
+    return frozenset(info.name for info in pkgutil.iter_modules(sys.modules[package[:-1]].__path__))
 
 
 def function_source(fn) -> str:
