@@ -118,8 +118,8 @@ def timed(function) -> tuple[object, Timing]:
 
 def engine_run(folder: Path, day: date, custom_fields: bool):
     from video_analytics.agora.client import LogReader
+    from video_analytics.agora.configuration import BUILT_IN
     from video_analytics.agora.engine import analyse_day
-    from video_analytics.agora.field_config import BUILT_IN
 
     return analyse_day(LogReader(str(folder)), day, fields=BUILT_IN if custom_fields else ())
 

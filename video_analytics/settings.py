@@ -393,7 +393,7 @@ class AgoraSettings:
 
     log_root: str | None = None
     log_storage_options: dict[str, str] = field(default_factory=dict)
-    #: AGORA_CUSTOM_FIELDS as written (JSON); `agora.field_config.parse_setting` validates it.
+    #: AGORA_CUSTOM_FIELDS as written (JSON); `agora.configuration.parse_setting` validates it.
     custom_fields: str | None = None
     geoip_database: str | None = None
     isp_database: str | None = None

@@ -10,11 +10,12 @@ import subprocess
 import sys
 
 HEAVY_STORAGE = ("boto3", "dagster_aws", "dagster_gcp", "google.cloud.bigquery", "psycopg2")
-#: Imported by the step that uses them (an API call, a warehouse build, custom fields, any frame), not
-#: at load: every run worker, daemon tick and UI reload imports the definitions first. polars was half
-#: of what loading the definitions cost on top of `import dagster` (benchmarks/import_cost.py): asset
-#: and check functions import it, and their source's transforms, where they run.
-USED_BY_STEPS = ("httpx", "duckdb", "sqlglot", "pyarrow", "numpy", "maxminddb", "polars")
+#: Imported by the step that uses them (an API call, a warehouse build, custom fields, any frame or
+#: file), not at load: every run worker, daemon tick and UI reload imports the definitions first.
+#: polars was half of what loading the definitions cost on top of `import dagster`, fsspec another
+#: 0.02 CPU-s (benchmarks/import_cost.py): asset and check functions import polars and their source's
+#: transforms where they run, the lake helpers fsspec.
+USED_BY_STEPS = ("httpx", "duckdb", "sqlglot", "pyarrow", "numpy", "maxminddb", "polars", "fsspec")
 
 
 def imported_after(statement: str, env: dict[str, str] | None = None) -> set[str]:

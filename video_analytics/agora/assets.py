@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
-from video_analytics.agora import field_config
-from video_analytics.agora.client import LogReader
+from video_analytics.agora import configuration
 from video_analytics.agora.resources import AgoraLogsResource
 from video_analytics.checks import daily_check_spec, day_results, evaluations_after_materialization
 from video_analytics.hints import launchpad_hint
@@ -30,6 +29,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from video_analytics.agora import engine
+    from video_analytics.agora.client import LogReader
 
 GROUP = "agora"
 KINDS = {"polars", "parquet"}
@@ -128,9 +128,9 @@ def _analyse(
     context: dg.AssetExecutionContext,
     config: AgoraConfig,
     agora_logs: AgoraLogsResource,
-    reader: LogReader,
+    reader: "LogReader",
     day: date,
-    fields: tuple[field_config.CustomField, ...],
+    fields: tuple[configuration.CustomField, ...],
 ) -> "engine.DayResult | None":
     """One day through the engine; None for a day whose files are all empty when that is allowed."""
     from video_analytics.agora import engine

@@ -15,25 +15,16 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING
 
 import fsspec
+import polars as pl
 from fsspec.utils import infer_compression
 from isal import igzip_threaded
+from polars.exceptions import ComputeError
 
+from video_analytics.agora.configuration import DEFAULT_BLOCK_BYTES
 from video_analytics.storage.options import resolve_storage_options
 
-if TYPE_CHECKING:
-    import polars as pl
-
-# polars is imported where the lines become frames: the Agora resource (loaded with the definitions
-# in every process) imports this module, and the defaults below, without paying for polars.
-DEFAULT_BLOCK_BYTES = 32 * 1024 * 1024
-#: Lines per aggregation bucket of a spilled day (the engine's; here, beside the block size, so the
-#: resource declares both defaults without importing the engine): the aggregation's transient memory
-#: grows with the bucket (measured on a 10M-line day: peak 1.70 GB with 1.6M-line buckets, 1.32 GB
-#: with 400k).
-DEFAULT_BUCKET_LINES = 400_000
 SAMPLE_BYTES = 1024 * 1024  # read to measure the line length of a day
 DEFAULT_LINE_BYTES = 640.0  # the sandbox's text lines, on average
 
@@ -177,8 +168,6 @@ class LogReader:
 
     def blocks(self, url: str) -> Iterator[pl.DataFrame]:
         """Lines of one file in blocks; line numbers are 1-based within the file."""
-        import polars as pl
-
         first_line = 1
         for chunk in self.chunks(url):
             frame = lines_frame(bytes(chunk), first_line)
@@ -282,9 +271,6 @@ def lines_frame(chunk: bytes, first_line: int = 1) -> pl.DataFrame:
     """Bytes -> a `line` column. Invalid UTF-8 (corrupt writes) is replaced by U+FFFD, not fatal: the
     line is kept so the parser can reject it with a reason, and flagged (`UTF8_REPLACED`) so the
     replacements are counted, not silent."""
-    import polars as pl
-    from polars.exceptions import ComputeError
-
     try:
         frame = pl.read_lines(chunk, row_index_name="line_number", row_index_offset=first_line)
     except ComputeError:

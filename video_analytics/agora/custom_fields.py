@@ -2,10 +2,10 @@
 
 The logger sends custom fields the original parsed and then dropped (`x_stream_size`, `x_bandwidth`,
 `x_encoding_name`, `x_flash_player`, `x_start_time`). The ones with a meaning today become columns
-(`field_config.BUILT_IN`): the HLS rendition bitrate a stream played (`x_stream_size`, "1172, 391, ..." kbps),
-the bandwidth the player measured, the encoding. `x_flash_player` (Flash is gone) and `x_start_time`
-(always 0 in the logs we know) are not aggregated; a user can add them, or any other key, without code
-through `AGORA_CUSTOM_FIELDS`, a JSON list such as
+(`configuration.BUILT_IN`): the HLS rendition bitrate a stream played (`x_stream_size`, "1172, 391,
+..." kbps), the bandwidth the player measured, the encoding. `x_flash_player` (Flash is gone) and
+`x_start_time` (always 0 in the logs we know) are not aggregated; a user can add them, or any other
+key, without code through `AGORA_CUSTOM_FIELDS`, a JSON list such as
 `[{"key": "x_flash_player", "column": "flash_player", "aggregate": "first"}]`.
 
 Cost: the native line scanner reads the fields' keys on the lines it turns into events, in the same
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from video_analytics.agora import parsing
-from video_analytics.agora.field_config import NUMERIC, CustomField
+from video_analytics.agora.configuration import NUMERIC, CustomField
 
 # --- per block: partial rows per stream -----------------------------------------------------------
 #

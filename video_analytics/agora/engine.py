@@ -28,8 +28,9 @@ from pathlib import Path
 
 import polars as pl
 
-from video_analytics.agora import custom_fields, field_config, linescan, parsing, stream_events, stream_walk
-from video_analytics.agora.client import DEFAULT_BUCKET_LINES, UTF8_REPLACED, EmptyDayError, LogReader
+from video_analytics.agora import configuration, custom_fields, linescan, parsing, stream_events, stream_walk
+from video_analytics.agora.client import UTF8_REPLACED, EmptyDayError, LogReader
+from video_analytics.agora.configuration import DEFAULT_BUCKET_LINES
 
 #: Days up to this many lines are aggregated in memory, in one bucket, when the native scanner reads
 #: them (measured peak RSS: 0.57 GB for 1M lines, 0.92 GB for 2M, 1.12 GB for 2.5M). Sized in lines,
@@ -313,7 +314,7 @@ def analyse_day(
     bucket_lines: int = DEFAULT_BUCKET_LINES,
     in_memory_lines: int | None = None,
     log: Callable[[str], None] = lambda _: None,
-    fields: tuple[field_config.CustomField, ...] = (),
+    fields: tuple[configuration.CustomField, ...] = (),
     warn: Callable[[str], None] | None = None,
     scan_threads: int | None = None,
 ) -> DayResult:

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
-from video_analytics.agora import field_config
-from video_analytics.agora.client import DEFAULT_BLOCK_BYTES, DEFAULT_BUCKET_LINES, LogReader
+from video_analytics.agora import configuration
+from video_analytics.agora.configuration import DEFAULT_BLOCK_BYTES, DEFAULT_BUCKET_LINES
 from video_analytics.settings import Settings, SettingsError
 
-if TYPE_CHECKING:  # imports polars: the step that looks up places imports it, not the definitions
+if TYPE_CHECKING:  # they import polars (and fsspec): the steps import them, not the definitions
+    from video_analytics.agora.client import LogReader
     from video_analytics.agora.geoip import GeoLookup
 
 
@@ -20,7 +21,7 @@ class AgoraCustomField(dg.Config):
 
     key: str = Field(description="The log key, e.g. x_flash_player.")
     column: str = Field(description="The output column (lower-case letters, digits, _).")
-    aggregate: str = Field(default="first", description=f"One of {', '.join(field_config.AGGREGATES)}.")
+    aggregate: str = Field(default="first", description=f"One of {', '.join(configuration.AGGREGATES)}.")
 
 
 class AgoraLogsResource(dg.ConfigurableResource):
@@ -54,14 +55,14 @@ class AgoraLogsResource(dg.ConfigurableResource):
         description="Extra log keys aggregated per stream, besides the built-in ones (AGORA_CUSTOM_FIELDS).",
     )
 
-    def field_specs(self) -> tuple[field_config.CustomField, ...]:
+    def field_specs(self) -> tuple[configuration.CustomField, ...]:
         """The built-in custom fields plus the configured ones, validated against existing columns."""
         from video_analytics.agora import engine
 
-        built_in = field_config.BUILT_IN
+        built_in = configuration.BUILT_IN
         reserved = [*engine.empty_sessions().columns, *(f.column for f in built_in)]
-        configured = [field_config.CustomField(f.key, f.column, f.aggregate) for f in self.custom_fields]
-        return built_in + field_config.validate(configured, reserved)
+        configured = [configuration.CustomField(f.key, f.column, f.aggregate) for f in self.custom_fields]
+        return built_in + configuration.validate(configured, reserved)
 
     def geo_lookup(self) -> GeoLookup:
         from video_analytics.agora.geoip import GeoLookup
@@ -77,6 +78,8 @@ class AgoraLogsResource(dg.ConfigurableResource):
         return self.scan_threads or None
 
     def reader(self) -> LogReader:
+        from video_analytics.agora.client import LogReader
+
         return LogReader(self.log_root, dict(self.storage_options), self.block_bytes)
 
 
@@ -84,8 +87,8 @@ def configured_custom_fields(settings: Settings) -> list[AgoraCustomField]:
     """AGORA_CUSTOM_FIELDS: a JSON list of {key, column, aggregate} (checked again against the output
     columns when the run starts)."""
     try:
-        fields = field_config.parse_setting(settings.agora.custom_fields)
-    except field_config.CustomFieldError as exc:
+        fields = configuration.parse_setting(settings.agora.custom_fields)
+    except configuration.CustomFieldError as exc:
         raise SettingsError(str(exc)) from exc
     return [AgoraCustomField(key=f.key, column=f.column, aggregate=f.aggregate) for f in fields]
 

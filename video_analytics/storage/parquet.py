@@ -27,14 +27,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import fsspec
-from fsspec import AbstractFileSystem
 
 from video_analytics.storage.options import resolve_storage_options
 from video_analytics.storage.preview import markdown_preview
 
-if TYPE_CHECKING:  # polars is imported where frames are made: this module loads with the definitions
-    import polars as pl
+if TYPE_CHECKING:  # polars and fsspec are imported where they are used: this module (the IO manager)
+    import polars as pl  # loads with the definitions in every process
+    from fsspec import AbstractFileSystem
 
 PART_FILE = "part-0.parquet"
 DEFAULT_PARTITION_COLUMN = "date"
@@ -50,6 +49,8 @@ _LEGACY_TEMP = re.compile(r"^\.tmp-.*\.parquet$")
 
 
 def _filesystem(url: str, storage_options: Mapping[str, str] | None) -> tuple[AbstractFileSystem, str]:
+    import fsspec
+
     options = resolve_storage_options(url, storage_options)
     return fsspec.core.url_to_fs(url, **options)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import dagster as dg
-import fsspec
 from pydantic import Field
 
 from video_analytics.settings import Settings
@@ -60,6 +59,8 @@ class CrossPlatformResource(dg.ConfigurableResource):
             return pl.DataFrame(
                 schema={"content_id": pl.String, "platform": pl.String, "video_id": pl.String}
             ), ""
+        import fsspec
+
         fs, fs_path = fsspec.core.url_to_fs(path, **resolve_storage_options(path, None))
         if not fs.exists(fs_path):
             raise FileNotFoundError(

@@ -12,7 +12,7 @@ from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 
 from video_analytics.agora import assets as ag
-from video_analytics.agora import field_config, linescan
+from video_analytics.agora import configuration, linescan
 from video_analytics.agora.client import LogReader
 from video_analytics.agora.engine import analyse_day
 from video_analytics.agora.resources import AgoraCustomField, AgoraLogsResource, agora_logs_resource
@@ -210,7 +210,7 @@ def test_custom_fields_are_the_same_across_block_boundaries(tmp_path, fmt, reade
     folder = tmp_path / DAY.isoformat()
     folder.mkdir()
     (folder / "a.log").write_text("\n".join(render(events, fmt)) + "\n")
-    fields = (*field_config.BUILT_IN, field_config.CustomField("x_encoding_name", "encoding_last", "last"))
+    fields = (*configuration.BUILT_IN, configuration.CustomField("x_encoding_name", "encoding_last", "last"))
     whole = analyse_day(LogReader(str(tmp_path)), DAY, fields=fields).sessions
     split = analyse_day(LogReader(str(tmp_path), block_bytes=300), DAY, fields=fields).sessions
     columns = [f.column for f in fields]
@@ -233,8 +233,8 @@ def test_custom_fields_are_the_same_across_block_boundaries(tmp_path, fmt, reade
     ],
 )
 def test_bad_custom_field_settings_say_which_entry_to_fix(raw, message):
-    with pytest.raises(field_config.CustomFieldError, match=message):
-        field_config.parse_setting(raw, reserved=["title"])
+    with pytest.raises(configuration.CustomFieldError, match=message):
+        configuration.parse_setting(raw, reserved=["title"])
 
 
 def test_settings_reach_the_resource(monkeypatch, tmp_path):
@@ -242,9 +242,9 @@ def test_settings_reach_the_resource(monkeypatch, tmp_path):
     monkeypatch.setenv("AGORA_GEOIP_DATABASE", str(tmp_path / "city.mmdb"))
     resource = agora_logs_resource(Settings.from_env())
     assert resource.geoip_database == str(tmp_path / "city.mmdb")
-    assert resource.field_specs()[-1] == field_config.CustomField("x_start_time", "x_start_time", "min")
+    assert resource.field_specs()[-1] == configuration.CustomField("x_start_time", "x_start_time", "min")
     monkeypatch.setenv("AGORA_CUSTOM_FIELDS", '[{"key": "x_a", "column": "encoding_name"}]')
-    with pytest.raises(field_config.CustomFieldError, match="column 'encoding_name' already exists"):
+    with pytest.raises(configuration.CustomFieldError, match="column 'encoding_name' already exists"):
         agora_logs_resource(Settings.from_env()).field_specs()
     monkeypatch.setenv("AGORA_CUSTOM_FIELDS", "nope")
     with pytest.raises(SettingsError, match="AGORA_CUSTOM_FIELDS is not valid JSON"):
