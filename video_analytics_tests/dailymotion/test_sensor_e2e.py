@@ -14,6 +14,7 @@ from polars.testing import assert_frame_equal
 
 from video_analytics.dailymotion import assets as dma
 from video_analytics.dailymotion import resources as dm_resources
+from video_analytics.dailymotion import transforms as dm_transforms
 from video_analytics.partitions import RANGE_END_TAG, RANGE_START_TAG
 from video_analytics.storage.parquet import ParquetLakeIOManager
 
@@ -121,7 +122,7 @@ def test_ten_day_backfill_is_served_by_ceil_10_over_max_range_reports_and_matche
 
     daily = lake_table(driver.lake, "dm_daily_video_stats")
     assert daily["views"].sum() == truth["views"].sum()
-    assert daily.select(dma.transforms.DAILY_KEY).n_unique() == daily.height
+    assert daily.select(dm_transforms.DAILY_KEY).n_unique() == daily.height
     assert daily["video_title"].null_count() == 0 and daily["player_label"].null_count() == 0
     assert (daily["playlist_id"].is_null() == daily["playlist_name"].is_null()).all()
     assert dict(daily.schema)["video_tags"] == pl.List(pl.String)
@@ -439,15 +440,15 @@ def test_days_given_up_are_shown_on_every_tick_until_asked_again(dm, tmp_path):
 
 def test_duplicate_report_rows_are_collapsed_with_a_warning():
     day = date(2024, 2, 1)
-    frame = dma.transforms.parse_report_csv(
+    frame = dm_transforms.parse_report_csv(
         "hour,video_id,views,time_watched_seconds,view_through_rate\n"
         "2024-02-01T05:00:00Z,x1,1,10,100.0\n2024-02-01T05:00:00Z,x1,3,30,0.0\n",
         ["HOUR", "VIDEO_ID"],
-        dma.transforms.column_names(["VIEWS", "TIME_WATCHED_SECONDS", "VIEW_THROUGH_RATE"]),
+        dm_transforms.column_names(["VIEWS", "TIME_WATCHED_SECONDS", "VIEW_THROUGH_RATE"]),
     )
     metrics = ["VIEWS", "TIME_WATCHED_SECONDS", "VIEW_THROUGH_RATE"]
-    raw = dma.transforms.raw_report_stats([frame], ["HOUR", "VIDEO_ID"], metrics, [day])
-    hourly = dma.transforms.hourly_reports([frame], ["HOUR", "VIDEO_ID"], metrics, [day])
+    raw = dm_transforms.raw_report_stats([frame], ["HOUR", "VIDEO_ID"], metrics, [day])
+    hourly = dm_transforms.hourly_reports([frame], ["HOUR", "VIDEO_ID"], metrics, [day])
     checks = {c.check_name: c for c in dma.hourly_checks(hourly, [day], 100.0, raw)}
     unique = checks["unique_hour_dimension_key"]
     assert hourly.height == 1 and not unique.passed and unique.severity == dg.AssetCheckSeverity.WARN
