@@ -1,4 +1,5 @@
-"""The executor that runs a run's steps, from settings: Dagster's multiprocess default on one box, or
+"""The executor that runs a run's steps, from settings: Dagster's multiprocess default on one box
+(except that a run of one step executes it in the run worker, see `multiprocess_or_inline`), or
 an existing distributed engine — dagster-celery (Redis broker, worker processes on any machine),
 dagster-k8s (a Kubernetes Job per step) or dagster-aws ECS (an ECS task per step).
 
@@ -18,10 +19,48 @@ import yaml
 from video_analytics.settings import Settings, SettingsError
 
 
-def executor(settings: Settings) -> dg.ExecutorDefinition | None:
-    """None keeps Dagster's default (multiprocess); otherwise the chosen engine, configured."""
+class _OneStepInline(dg.Executor):
+    """Dagster's multiprocess executor, except for a plan of one step, which runs in this process."""
+
+    def __init__(self, multiprocess: dg.Executor) -> None:
+        from dagster._core.executor.in_process import InProcessExecutor
+
+        self._multiprocess = multiprocess
+        self._inline = InProcessExecutor(multiprocess.retries, multiprocess.step_dependency_config)
+
+    @property
+    def retries(self):
+        return self._multiprocess.retries
+
+    @property
+    def step_dependency_config(self):
+        return self._multiprocess.step_dependency_config
+
+    def execute(self, plan_context, execution_plan):
+        one_step = len(execution_plan.step_keys_to_execute) == 1
+        yield from (self._inline if one_step else self._multiprocess).execute(plan_context, execution_plan)
+
+
+@dg.executor(
+    name="multiprocess_or_inline",
+    config_schema=dg.multi_or_in_process_executor.config_schema,
+    requirements=dg.multi_or_in_process_executor.get_requirements,
+)
+def multiprocess_or_inline(init_context: dg.InitExecutorContext) -> dg.Executor:
+    """Dagster's default executor with the same run config (`multiprocess:` or `in_process:`), but a
+    run of a single step (most UI, CLI and backfill runs of one asset and day) executes it in the run
+    worker instead of starting a second process that imports the definitions again: that process
+    cost more than many steps' work. Runs of several steps still get a process per step."""
+    from dagster._core.executor.multiprocess import MultiprocessExecutor
+
+    executor = dg.multi_or_in_process_executor.executor_creation_fn(init_context)
+    return _OneStepInline(executor) if isinstance(executor, MultiprocessExecutor) else executor
+
+
+def executor(settings: Settings) -> dg.ExecutorDefinition:
+    """Multiprocess on one box (one-step runs inline); otherwise the chosen engine, configured."""
     if settings.executor == "multiprocess":
-        return None
+        return multiprocess_or_inline
     config = executor_config(settings)
     if settings.executor == "celery":
         from dagster_celery import celery_executor

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -32,6 +33,9 @@ def test_demo_writes_the_lake_the_warehouse_and_a_summary(demo):
     assert len(list((root / "data" / "daily_video_metrics").glob("date=*/part-0.parquet"))) == 3
     assert (root / "data" / "warehouse.duckdb").exists()
     assert "[1/" in output and "daily_video_metrics" in output and "video-analytics ui" in output
+    # assets that write no table (the warehouse's views, the HTML report) show no row count, not 0
+    assert summary["duckdb_warehouse"]["rows"] is None
+    assert re.search(r"^video_performance_report\s+3\s+-\s+0$", output, re.M)
 
 
 def test_demo_runs_are_recorded_in_the_instance_for_the_ui(demo):

@@ -82,7 +82,7 @@ def run_steps(defs: dg.Definitions, partition_range: tuple[str, str], echo) -> S
             with step_progress(f"[{number}/{len(steps)}] {step.title}", interactive=echo is print):
                 step_summary = run_step(step, defs, instance, partition_range)
             summary.update(step_summary)
-            rows = sum(entry["rows"] for entry in step_summary.values())
+            rows = sum(entry["rows"] or 0 for entry in step_summary.values())
             echo(f"      done in {time.monotonic() - started:.1f}s, {rows} rows")
     return summary
 
@@ -104,7 +104,8 @@ def step_progress(title: str, interactive: bool) -> Iterator[None]:
 def format_summary(summary: Summary, root: str, warehouse: str, home: Path) -> str:
     lines = ["", f"{'asset':<28}{'partitions':>12}{'rows':>12}{'api requests':>14}"]
     for name, entry in sorted(summary.items()):
-        lines.append(f"{name:<28}{entry['partitions']:>12}{entry['rows']:>12}{entry['api_requests']:>14}")
+        rows = "-" if entry["rows"] is None else entry["rows"]  # no table: views, a report
+        lines.append(f"{name:<28}{entry['partitions']:>12}{rows:>12}{entry['api_requests']:>14}")
     lines += [
         "",
         f"Parquet lake:      {root}",

@@ -10,7 +10,8 @@ import dagster as dg
 
 from video_analytics.partitions import partition_range_tags
 
-#: The summary of a step, per asset: {"partitions": n, "rows": n, "api_requests": n}.
+#: The summary of a step, per asset: {"partitions": n, "rows": n, "api_requests": n}; rows is None for
+#: an asset that writes no table (the warehouse views, the HTML report).
 Summary = dict[str, dict]
 #: (definitions, instance, (first day, last day)) -> the step's summary.
 StepRunner = Callable[[dg.Definitions, dg.DagsterInstance, tuple[str, str]], Summary]
@@ -52,9 +53,10 @@ def summarize(result: dg.ExecuteInProcessResult) -> Summary:
     for event in result.get_asset_materialization_events():
         materialization = event.event_specific_data.materialization
         name = materialization.asset_key.to_user_string()
-        entry = summary.setdefault(name, {"partitions": 0, "rows": 0, "api_requests": 0})
+        entry = summary.setdefault(name, {"partitions": 0, "rows": None, "api_requests": 0})
         metadata = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
         entry["partitions"] += 1
-        entry["rows"] = max(entry["rows"], int(metadata.get("dagster/row_count", 0) or 0))
+        if metadata.get("dagster/row_count") is not None:
+            entry["rows"] = max(entry["rows"] or 0, int(metadata["dagster/row_count"]))
         entry["api_requests"] = max(entry["api_requests"], int(metadata.get("api_requests", 0) or 0))
     return summary

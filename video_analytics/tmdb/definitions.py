@@ -15,18 +15,6 @@ from video_analytics.storage.targets import storage_kind, with_storage_kind
 from video_analytics.tmdb import assets
 from video_analytics.tmdb.resources import build_resources
 
-VIEW_NAMES = (
-    "v_latest_popularity_metrics",
-    "v_popularity_7d_moving_average",
-    "v_popularity_wow_comparison",
-    "v_top_gaining_movies",
-    "v_top_declining_movies",
-    "v_vote_velocity_metrics",
-    "v_viral_coefficient_scores",
-    "v_top_viral_movies",
-    "v_emerging_viral_trends",
-)
-
 
 def build(settings: Settings) -> dg.Definitions:
     """TMDB's tables go to the lake, or to BigQuery where the original lived (see storage/targets.py)."""

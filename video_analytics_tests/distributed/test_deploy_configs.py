@@ -54,9 +54,9 @@ def test_executor_file_configures_the_engine_for_every_job(engine, monkeypatch):
     assert job.executor_def.name == engine
 
 
-def test_default_is_dagsters_multiprocess_executor():
+def test_default_is_multiprocess_with_one_step_runs_inline():
     job = build_definitions(Settings()).resolve_implicit_global_asset_job_def()
-    assert job.executor_def.name == "multi_or_in_process_executor"  # Dagster's default
+    assert job.executor_def.name == "multiprocess_or_inline"
 
 
 def test_a_chosen_engine_without_its_file_says_which_setting_to_set(tmp_path):

@@ -92,7 +92,7 @@ def _run_request(
     for name, entry in summarize(run).items():
         total = summary.setdefault(name, {"partitions": 0, "rows": 0, "api_requests": 0})
         total["partitions"] += entry["partitions"]
-        total["rows"] += entry["rows"]
+        total["rows"] += entry["rows"] or 0
         total["api_requests"] += entry["api_requests"]
 
 
