@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import inspect
 import linecache
-import pkgutil
 import sys
 from collections.abc import Iterator, Sequence
 from functools import cache
-from types import CodeType, FunctionType, ModuleType
+from pathlib import Path
+from types import CodeType
 
 import dagster as dg
 
@@ -26,11 +25,14 @@ def owners_for(group: str | None, owners: dict[str, list[str]]) -> list[str]:
 
 
 def logic_version(assets_def: dg.AssetsDefinition) -> str:
-    """A short hash of the asset's compute function and of the modules of its own package it uses.
+    """A short hash of the asset's compute function and of the other modules of its source package.
 
     That is where an asset's logic lives (assets wire a client to pure transforms: `transforms`,
     `engine`, `conform`, ...), so a change there marks the asset's materializations as made by older
-    code in the UI, and nothing else does.
+    code in the UI. Every module of the package counts, not only those the asset module imports at its
+    top: asset functions import their transforms where they run (loading the definitions imports no
+    polars), and a version that missed one would hide a change. A change to a module of the package
+    the asset does not use marks it too: a false "changed" costs a look, a missed one a stale table.
     """
     fn = assets_def.op.compute_fn.decorated_fn
     sources = [function_source(fn), *(_module_source(name) for name in logic_modules(assets_def))]
@@ -38,63 +40,12 @@ def logic_version(assets_def: dg.AssetsDefinition) -> str:
 
 
 def logic_modules(assets_def: dg.AssetsDefinition) -> list[str]:
-    """The modules of the asset's package its module uses: imported at its top, or inside one of its
-    functions (the transforms are, so that loading the definitions does not import polars). Found
-    without importing them, so the list is the same whether or not a step has imported them yet."""
-    fn = assets_def.op.compute_fn.decorated_fn
-    package = fn.__module__.rsplit(".", 1)[0] + "."
-    module = sys.modules[fn.__module__]
-    used = {
-        inspect.getmodule(value)
-        for value in vars(module).values()
-        if inspect.ismodule(value) or inspect.isfunction(value) or inspect.isclass(value)
-    }
-    names = {m.__name__ for m in used if m is not None} | _imported_in_functions(module, fn, package)
-    return sorted(name for name in names if name.startswith(package) and name != fn.__module__)
-
-
-def _imported_in_functions(module: ModuleType, fn: FunctionType, package: str) -> set[str]:
-    """The modules of `package` that `import` statements inside `fn` and the module's functions name
-    (`from <package> import transforms`: `<package>.transforms`), read off the compiled code: nothing
-    is imported."""
-    return _imported_in(fn.__code__, package) | _imported_in_module(module.__name__, package)
-
-
-@cache
-def _imported_in_module(name: str, package: str) -> frozenset[str]:
-    values = list(vars(sys.modules[name]).values())
-    functions = [v for v in values if isinstance(v, FunctionType)]
-    functions += [
-        member
-        for value in values
-        if inspect.isclass(value) and value.__module__ == name
-        for member in vars(value).values()
-        if isinstance(member, FunctionType)
-    ]
-    return frozenset(found for function in functions for found in _imported_in(function.__code__, package))
-
-
-def _imported_in(code: CodeType, package: str) -> set[str]:
-    """Read off the code objects: an import's module is one of their names (`from x.y import z`,
-    `import x.y`), and `from <package> import a, b` keeps ("a", "b") among their constants."""
-    submodules = _submodules(package)
-    names: set[str] = set()
-    for each in _code_objects(code):
-        names.update(name for name in each.co_names if name.startswith(package))
-        if package[:-1] in each.co_names:
-            names.update(
-                package + name
-                for const in each.co_consts
-                if isinstance(const, tuple)
-                for name in const
-                if name in submodules
-            )
-    return names
-
-
-@cache
-def _submodules(package: str) -> frozenset[str]:
-    return frozenset(info.name for info in pkgutil.iter_modules(sys.modules[package[:-1]].__path__))
+    """The Python modules of the asset's package other than its own (whose function counts alone)."""
+    module = assets_def.op.compute_fn.decorated_fn.__module__
+    package = module.rsplit(".", 1)[0]
+    folder = Path(sys.modules[package].__file__).parent
+    names = (f"{package}.{path.stem}" for path in folder.glob("*.py") if path.stem != "__init__")
+    return sorted(name for name in names if name != module)
 
 
 def function_source(fn) -> str:
@@ -115,9 +66,8 @@ def _code_objects(code: CodeType) -> Iterator[CodeType]:
 
 @cache
 def _module_source(name: str) -> str:
-    """The module's file, as `inspect.getsource` gives it, without importing the module."""
-    spec = importlib.util.find_spec(name)
-    return "".join(linecache.getlines(spec.origin))
+    """The module's file, without importing the module."""
+    return Path(importlib.util.find_spec(name).origin).read_text(encoding="utf-8")
 
 
 def apply_house_policies(defs: dg.Definitions, owners: dict[str, list[str]]) -> dg.Definitions:
