@@ -70,16 +70,22 @@ class Deployment:
             "-h", "127.0.0.1", "-p", str(self.port),
         ]  # fmt: skip
         daemon = [str(bin_dir / "dagster-daemon"), "run", "-w", str(self.workspace)]
-        for name, command in (("code-server", code_server), ("daemon", daemon)):
-            log = (self.root / f"{name}.log").open("a")
-            self.processes.append(
-                subprocess.Popen(
-                    command, env=self.env, cwd=self.root, stdout=log, stderr=subprocess.STDOUT,
-                    start_new_session=True,  # its own process group: a crash takes its run workers too
-                )
-            )  # fmt: skip
+        # The daemon starts once the code server answers, as docs/run-recovery.md asks of a host's
+        # restart: Dagster's retry daemon gives a run up for good if its code location is unreachable
+        # when it handles the failure (seen here under load: the run failed, never retried).
+        self._spawn("code-server", code_server)
         client = DagsterGrpcClient(port=self.port, host="127.0.0.1")
         self.wait(lambda: _pings(client), "the code server to answer")
+        self._spawn("daemon", daemon)
+
+    def _spawn(self, name: str, command: list[str]) -> None:
+        log = (self.root / f"{name}.log").open("a")
+        self.processes.append(
+            subprocess.Popen(
+                command, env=self.env, cwd=self.root, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: a crash takes its run workers too
+            )
+        )  # fmt: skip
 
     def crash(self) -> None:
         """SIGKILL the code server, its run workers and the daemon at once (a host crash)."""
