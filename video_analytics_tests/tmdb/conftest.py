@@ -25,13 +25,20 @@ def sim():
         yield simulator
 
 
-@pytest.fixture(autouse=True)
-def healthy(sim):
+def reset(sim: TMDBSimulator) -> None:
     sim.set_knobs({**dataclasses.asdict(TMDBKnobs()), **FAST})
     sim.faults.update(**Faults().snapshot())
     sim.stats.reset()
     sim.clock_frozen_at, sim.clock_skew = None, 0.0
+
+
+@pytest.fixture(autouse=True)
+def healthy(sim):
+    """Each test starts and ends with a healthy simulator: ending matters too, because the next
+    module's fixtures (a lake built through the API) run before its first test's reset."""
+    reset(sim)
     yield
+    reset(sim)
 
 
 def make_client(sim, **overrides) -> TMDBClient:
