@@ -23,7 +23,7 @@ from isal import igzip_threaded
 from polars.exceptions import ComputeError
 
 from video_analytics.agora.configuration import DEFAULT_BLOCK_BYTES
-from video_analytics.storage.options import resolve_storage_options
+from video_analytics.storage.options import open_filesystem
 
 SAMPLE_BYTES = 1024 * 1024  # read to measure the line length of a day
 DEFAULT_LINE_BYTES = 640.0  # the sandbox's text lines, on average
@@ -63,8 +63,7 @@ class LogReader:
     _listed: dict[date, tuple[list[str], dict[str, str]]] = field(default_factory=dict, repr=False)
 
     def _fs(self) -> tuple[fsspec.AbstractFileSystem, str]:
-        options = resolve_storage_options(self.root, self.storage_options)
-        return fsspec.core.url_to_fs(self.root, **options)
+        return open_filesystem(self.root, self.storage_options)
 
     def day_files(self, day: date) -> list[str]:
         """Every file of `<root>/YYYY-MM-DD/` (recursively: per-host folders are read), sorted, hidden

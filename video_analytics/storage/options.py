@@ -7,8 +7,12 @@ like the Agora log reader and generator, do not import Dagster.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from video_analytics.settings import s3_endpoint_url
+
+if TYPE_CHECKING:  # fsspec is imported where a filesystem is opened, not with the definitions
+    from fsspec import AbstractFileSystem
 
 
 def resolve_storage_options(root: str, storage_options: Mapping[str, str] | None) -> dict[str, str]:
@@ -20,3 +24,12 @@ def resolve_storage_options(root: str, storage_options: Mapping[str, str] | None
         if endpoint:
             options["endpoint_url"] = endpoint
     return options
+
+
+def open_filesystem(
+    url: str, storage_options: Mapping[str, str] | None = None
+) -> tuple[AbstractFileSystem, str]:
+    """The fsspec filesystem of ``url`` with its resolved options, and the path within it."""
+    import fsspec
+
+    return fsspec.core.url_to_fs(url, **resolve_storage_options(url, storage_options))

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from video_analytics.storage.options import resolve_storage_options
+from video_analytics.storage.options import open_filesystem, resolve_storage_options
 from video_analytics.storage.preview import markdown_preview
 
 if TYPE_CHECKING:  # polars and fsspec are imported where they are used: this module (the IO manager)
@@ -46,13 +46,6 @@ TEMP_SUFFIX = ".tmp"
 STALE_TEMP_SECONDS = 6 * 3600  # a temp file of another host is abandoned after this long
 _HOST = socket.gethostname().replace("~", "-")
 _LEGACY_TEMP = re.compile(r"^\.tmp-.*\.parquet$")
-
-
-def _filesystem(url: str, storage_options: Mapping[str, str] | None) -> tuple[AbstractFileSystem, str]:
-    import fsspec
-
-    options = resolve_storage_options(url, storage_options)
-    return fsspec.core.url_to_fs(url, **options)
 
 
 def _is_local(fs: AbstractFileSystem) -> bool:
@@ -167,7 +160,7 @@ def _replace_local(data: bytes, path: str) -> None:
 
 
 def write_bytes_atomic(fs_path: str, data: bytes, storage_options: Mapping[str, str] | None = None) -> None:
-    fs, path = _filesystem(fs_path, storage_options)
+    fs, path = open_filesystem(fs_path, storage_options)
     if _is_local(fs):
         _replace_local(data, path)
     else:
@@ -182,7 +175,7 @@ def write_frame_atomic(
 
 
 def _fetch(url: str, storage_options: Mapping[str, str] | None) -> bytes | None:
-    fs, path = _filesystem(url, storage_options)
+    fs, path = open_filesystem(url, storage_options)
     try:
         return fs.cat_file(path)
     except FileNotFoundError:
@@ -212,7 +205,7 @@ def list_partitions(
 ) -> list[str]:
     """Partition keys (``YYYY-MM-DD``) that have a file in a lake table, sorted."""
     key_path = table.split("/") if isinstance(table, str) else list(table)
-    fs, base = _filesystem(table_url(root, key_path), storage_options)
+    fs, base = open_filesystem(table_url(root, key_path), storage_options)
     found = fs.glob(f"{base}/date=*/{PART_FILE}")
     return sorted(p.rsplit("/", 2)[-2].removeprefix("date=") for p in found)
 

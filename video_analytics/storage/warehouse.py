@@ -25,10 +25,9 @@ import time
 from collections.abc import Mapping, Sequence
 
 import duckdb
-import fsspec
 import polars as pl
 
-from video_analytics.storage.parquet import resolve_storage_options
+from video_analytics.storage.options import open_filesystem
 
 #: Marks views this module owns, so a rebuild can drop views whose table folder vanished.
 VIEW_MARKER = "video_analytics lake view"
@@ -58,7 +57,7 @@ def discover_tables(
     lake_root: str, storage_options: Mapping[str, str] | None = None
 ) -> dict[str, tuple[str, bool]]:
     """Map view name -> (table folder relative to the root, partitioned?) for every lake table."""
-    fs, base = fsspec.core.url_to_fs(lake_root, **resolve_storage_options(lake_root, storage_options))
+    fs, base = open_filesystem(lake_root, storage_options)
     if not fs.exists(base):
         return {}
     tables: dict[str, tuple[str, bool]] = {}
@@ -109,7 +108,7 @@ def connect_warehouse(
     con = _connect(db_path, read_only)
     root = _normalise_root(lake_root) if lake_root else _recorded_root(con, db_path)
     if root and _is_remote(root):
-        fs, _ = fsspec.core.url_to_fs(root, **resolve_storage_options(root, storage_options))
+        fs, _ = open_filesystem(root, storage_options)
         con.register_filesystem(fs)
     elif root:
         con.execute(f"SET file_search_path = {_quote_str(root)}")

@@ -8,7 +8,8 @@ import dagster as dg
 from pydantic import Field
 
 from video_analytics.settings import Settings
-from video_analytics.storage.parquet import read_table, resolve_storage_options
+from video_analytics.storage.options import open_filesystem
+from video_analytics.storage.parquet import read_table
 
 if TYPE_CHECKING:  # polars is imported where frames are made: this module loads with the definitions
     import polars as pl
@@ -54,21 +55,19 @@ class CrossPlatformResource(dg.ConfigurableResource):
         """The explicit mapping rows and where they came from ("" when none is configured)."""
         import polars as pl
 
+        from video_analytics.unified.identity import parse_mapping
+
         path = self.video_mapping.strip()
         if not path:
             return pl.DataFrame(
                 schema={"content_id": pl.String, "platform": pl.String, "video_id": pl.String}
             ), ""
-        import fsspec
-
-        fs, fs_path = fsspec.core.url_to_fs(path, **resolve_storage_options(path, None))
+        fs, fs_path = open_filesystem(path)
         if not fs.exists(fs_path):
             raise FileNotFoundError(
                 f"video mapping file {path} does not exist: fix {MAPPING_SETTING} (or the "
                 "video_identity launchpad key resources.cross_platform.config.video_mapping)"
             )
-        from video_analytics.unified.identity import parse_mapping
-
         return parse_mapping(fs.cat_file(fs_path).decode("utf-8"), path), path
 
 
